@@ -1,0 +1,300 @@
+//! The runtime: `xiio::run`, its `Builder`, and the run loop.
+
+use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::TaskGroup;
+use crate::clock::Clock;
+use crate::notifier::Notifier;
+use crate::reactor::Reactor;
+
+thread_local! {
+    /// The runtime running on this thread, if any.
+    static CURRENT: RefCell<Option<Rc<Runtime>>> = const { RefCell::new(None) };
+}
+
+/// Distinguishes runtimes, so a registration dropped under another runtime
+/// than the one it was made in is not removed from the wrong reactor.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The per-thread state of a running `xiio::run`.
+pub(crate) struct Runtime {
+    /// Identity of this runtime (see `NEXT_ID`).
+    pub(crate) id: u64,
+    /// Fds and timers; borrowed only for short sections that never call out
+    /// to user code.
+    pub(crate) reactor: RefCell<Reactor>,
+    /// Real or mock time.
+    pub(crate) clock: Clock,
+    /// The root waker, which every other waker ends at.
+    notifier: Arc<Notifier>,
+    /// Work in flight outside this thread (thread-pool jobs, child
+    /// processes); a mock clock does not jump while it is non-zero.
+    outside_work: Cell<usize>,
+}
+
+/// Configures and starts a runtime.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let elapsed = xiio::Builder::new().mock_clock(true).run(async {
+///     let start = xiio::now();
+///     xiio::sleep(Duration::from_secs(3600)).await; // returns at once
+///     xiio::now() - start
+/// });
+/// assert_eq!(elapsed, Duration::from_secs(3600));
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    /// Whether the runtime runs on a mock clock.
+    mock_clock: bool,
+}
+
+impl Builder {
+    /// A builder with the defaults: the real clock.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Runs on a mock clock, for deterministic tests of timing.
+    ///
+    /// The mock clock stands still while any task can make progress. When no
+    /// task is woken, no fd is ready right now and no outside work
+    /// (thread-pool jobs, child processes) is in flight, it jumps to the
+    /// next deadline at once, like trio's autojump clock. So a test of "two
+    /// 100 ms sleeps in parallel take 100 ms" takes no real time and asserts
+    /// an exact virtual duration. `xiio::now()` follows it.
+    pub fn mock_clock(mut self, on: bool) -> Builder {
+        self.mock_clock = on;
+        self
+    }
+
+    /// Runs `fut` to completion on this thread and returns its output.
+    ///
+    /// # Panics
+    ///
+    /// If called inside a running runtime (await the future instead), if the
+    /// reactor cannot be created, and with the future's own panic after its
+    /// `try_finally` cleanups ran.
+    pub fn run<F: Future>(self, fut: F) -> F::Output {
+        let (reactor, mio_waker) = Reactor::new()
+            .unwrap_or_else(|e| panic!("xiio::run could not create its reactor: {e}"));
+        let notifier = Arc::new(Notifier::new(mio_waker));
+        let runtime = Rc::new(Runtime {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            reactor: RefCell::new(reactor),
+            clock: Clock::new(self.mock_clock),
+            notifier: notifier.clone(),
+            outside_work: Cell::new(0),
+        });
+        let _enter = Enter::new(runtime.clone());
+        // The root is a task group, so cleanups orphaned by dropped futures
+        // run before `run` returns, and a panic is resumed only after them.
+        // Declared after `_enter`, it is dropped first, inside the runtime.
+        let mut root = pin!(TaskGroup::scope(async |_| Ok::<_, Infallible>(fut.await)));
+        let waker = Waker::from(notifier.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if notifier.take() {
+                if let Poll::Ready(out) = root.as_mut().poll(&mut cx) {
+                    let Ok(out) = out;
+                    return out;
+                }
+            }
+            runtime.park();
+        }
+    }
+}
+
+/// Runs a future to completion on this thread: the entry point of xiio.
+///
+/// Any `std::future::Future` runs unchanged, including futures of
+/// runtime-agnostic crates woken from other threads. The future need not be
+/// `Send` or `'static`. Concurrency inside it comes from a
+/// [`TaskGroup`](crate::TaskGroup).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let greeting = xiio::run(async {
+///     xiio::sleep(Duration::from_millis(10)).await;
+///     "hello"
+/// });
+/// assert_eq!(greeting, "hello");
+/// ```
+///
+/// # Panics
+///
+/// When called inside a running runtime: await the future there instead.
+pub fn run<F: Future>(fut: F) -> F::Output {
+    Builder::new().run(fut)
+}
+
+/// Installs a runtime as this thread's current one for its lifetime.
+struct Enter;
+
+impl Enter {
+    fn new(runtime: Rc<Runtime>) -> Enter {
+        CURRENT.with(|current| {
+            let mut current = current.borrow_mut();
+            assert!(
+                current.is_none(),
+                "xiio::run called inside a running runtime: await the future instead, \
+                 or add it to a TaskGroup to run it concurrently"
+            );
+            *current = Some(runtime);
+        });
+        Enter
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        CURRENT.with(|current| current.borrow_mut().take());
+    }
+}
+
+/// Calls `f` with the current runtime, or panics saying that `what` must
+/// run inside `xiio::run`.
+pub(crate) fn with<R>(what: &str, f: impl FnOnce(&Runtime) -> R) -> R {
+    try_with(f).unwrap_or_else(|| {
+        panic!("{what} must be awaited inside xiio::run, or wrapped in xiio::compat::on_executor")
+    })
+}
+
+/// Calls `f` with the current runtime, if there is one.
+pub(crate) fn try_with<R>(f: impl FnOnce(&Runtime) -> R) -> Option<R> {
+    CURRENT.with(|current| current.borrow().as_deref().map(f))
+}
+
+/// The current time: the runtime's clock (mock or real) inside `xiio::run`,
+/// the real clock outside.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     let start = xiio::now();
+///     xiio::sleep(Duration::from_millis(100)).await;
+///     assert_eq!(xiio::now() - start, Duration::from_millis(100));
+/// });
+/// ```
+pub fn now() -> Instant {
+    try_with(|rt| rt.clock.now()).unwrap_or_else(Instant::now)
+}
+
+/// Marks work in flight outside the runtime's thread for as long as it
+/// lives, so that a mock clock waits for it instead of jumping.
+pub(crate) struct OutsideWork {
+    /// The runtime it counts in.
+    id: u64,
+}
+
+impl OutsideWork {
+    /// Counts one more piece of outside work in the current runtime.
+    pub(crate) fn begin(what: &str) -> OutsideWork {
+        with(what, |rt| {
+            rt.outside_work.set(rt.outside_work.get() + 1);
+            OutsideWork { id: rt.id }
+        })
+    }
+}
+
+impl Drop for OutsideWork {
+    fn drop(&mut self) {
+        try_with(|rt| {
+            if rt.id == self.id {
+                rt.outside_work.set(rt.outside_work.get() - 1);
+            }
+        });
+    }
+}
+
+impl Runtime {
+    /// Waits until something wakes the root: an fd event, a due timer, or a
+    /// wake from another thread. Returns at once if a wake is pending.
+    fn park(&self) {
+        if self.clock.is_mock() {
+            self.park_mock();
+            return;
+        }
+        let timeout = self
+            .reactor
+            .borrow()
+            .next_deadline()
+            .map(|deadline| deadline.saturating_duration_since(Instant::now()));
+        self.turn(timeout);
+        self.fire_timers();
+    }
+
+    /// `park` on a mock clock: time jumps only when nothing else can happen.
+    fn park_mock(&self) {
+        self.turn(Some(Duration::ZERO));
+        if self.notifier.is_woken() {
+            return;
+        }
+        if self.outside_work.get() > 0 {
+            // Outside work will wake us; time stands still meanwhile.
+            self.turn(None);
+            return;
+        }
+        let next = self.reactor.borrow().next_deadline();
+        match next {
+            Some(deadline) => {
+                self.clock.advance_to(deadline);
+                self.fire_timers();
+            }
+            // Only an fd or another thread can wake us now.
+            None => self.turn(None),
+        }
+    }
+
+    /// One `epoll_wait` of at most `timeout`, then the wakes it produced.
+    fn turn(&self, timeout: Option<Duration>) {
+        let blocking = timeout != Some(Duration::ZERO);
+        let timeout = if blocking && !self.notifier.prepare_sleep() {
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        let result = self.reactor.borrow_mut().poll_events(timeout);
+        if blocking {
+            self.notifier.end_sleep();
+        }
+        if let Err(e) = result {
+            panic!("xiio: epoll_wait failed: {e}");
+        }
+        self.wake_collected();
+    }
+
+    /// Wakes the tasks whose timers are due.
+    fn fire_timers(&self) {
+        let now = self.clock.now();
+        self.reactor.borrow_mut().fire_timers(now);
+        self.wake_collected();
+    }
+
+    /// Wakes what the reactor collected, with the reactor released.
+    fn wake_collected(&self) {
+        let mut wakers = std::mem::take(&mut self.reactor.borrow_mut().to_wake);
+        for waker in wakers.drain(..) {
+            waker.wake();
+        }
+        // Give the (now empty) buffer back to reuse its allocation.
+        self.reactor.borrow_mut().to_wake = wakers;
+    }
+}

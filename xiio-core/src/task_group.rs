@@ -1,0 +1,519 @@
+//! `TaskGroup`: structured concurrency. Every child task lives inside a
+//! group, and the group does not finish before all of its children did.
+
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::{Pin, pin};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+
+use slab::Slab;
+
+use crate::ready_queue::{ChildWaker, ReadyQueue};
+use crate::task::{Task, TaskState};
+use crate::try_finally::{self, Orphan, Sink};
+
+/// The queue key of a group's body (children use their slab keys).
+const BODY: usize = usize::MAX;
+
+/// How many times one poll of a group drains its queue before it yields to
+/// the runtime (so fds and timers are looked at even while children keep
+/// waking each other).
+const ROUNDS: usize = 64;
+
+/// A scope for concurrent tasks: the Rust form of the Python original's
+/// `async with TaskGroup() as tg:`, usually written with
+/// [`task_group!`](crate#macros) or [`TaskGroup::scope`].
+///
+/// - When the group finishes, every child has finished or been dropped.
+/// - A child added with [`add_task`](TaskGroup::add_task) starts the next
+///   time the body (or whoever polls the group) awaits, not inside
+///   `add_task`.
+/// - The body is part of the group: children run while it runs, and an
+///   error or `?` in the body cancels the children.
+/// - The first error (a child's or the body's `Err`, or a panic) cancels
+///   every other task; the group then returns that error (a panic is
+///   resumed once the cancellation is complete). Errors that happen during
+///   cancellation are lost.
+/// - A finished child is removed from the group at once; its value waits in
+///   its [`Task`] handle.
+/// - Children can be added while the group runs, from the body or from
+///   other children (clone the `TaskGroup` handle into them).
+/// - Cancellation is a drop at the task's current await point;
+///   [`try_finally`](crate::try_finally) cleanups still run, and the group
+///   waits for them.
+///
+/// Children may borrow the caller's locals (`'env`): they need not be
+/// `'static` or `Send`. `TaskGroup` is a cheap handle (`Rc`); clones refer to
+/// the same group.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     let names = ["ada", "grace"];
+///     let start = xiio::now();
+///     let lengths = xiio::TaskGroup::scope(async |tg| {
+///         let tasks: Vec<_> = names
+///             .iter()
+///             .map(|name| {
+///                 tg.add_task(async move {
+///                     xiio::sleep(Duration::from_millis(100)).await;
+///                     Ok(name.len())
+///                 })
+///             })
+///             .collect();
+///         Ok::<_, std::io::Error>(tasks)
+///     })
+///     .await?;
+///     // The children slept in parallel.
+///     assert_eq!(xiio::now() - start, Duration::from_millis(100));
+///     let lengths: Vec<_> = lengths.iter().map(|t| t.take().unwrap()).collect();
+///     assert_eq!(lengths, [3, 5]);
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub struct TaskGroup<'env, E> {
+    /// The group's state, shared by clones of the handle.
+    inner: Rc<Inner<'env, E>>,
+}
+
+/// The state of a group.
+struct Inner<'env, E> {
+    /// The live children. A child being polled is taken out of its slot
+    /// (`None`) so that it can add siblings meanwhile.
+    children: RefCell<Slab<Option<Child<'env, E>>>>,
+    /// Which children (and the body) were woken.
+    queue: Arc<ReadyQueue>,
+    /// Cleanups of dropped `try_finally`s waiting to become children.
+    orphans: Sink,
+    /// The first error or panic.
+    failure: RefCell<Option<Failure<E>>>,
+    /// True once the group cancels its tasks.
+    cancelling: Cell<bool>,
+    /// True once the group returned or was dropped; adding to it then is a
+    /// bug.
+    finished: Cell<bool>,
+}
+
+/// One child of a group.
+struct Child<'env, E> {
+    /// What it runs.
+    fut: ChildFuture<'env, E>,
+    /// Its waker, which queues it in the group.
+    waker: Waker,
+    /// The same waker, to clear its "queued" flag before a poll.
+    handle: Arc<ChildWaker>,
+}
+
+/// What a child runs.
+enum ChildFuture<'env, E> {
+    /// A task added with `add_task`, wrapped to fill its `Task` handle.
+    Task(Pin<Box<dyn Future<Output = Result<(), E>> + 'env>>),
+    /// An orphaned cleanup: shielded from cancellation.
+    Cleanup(Orphan),
+}
+
+/// Why a group fails.
+enum Failure<E> {
+    /// A task returned `Err`.
+    Error(E),
+    /// A task panicked.
+    Panic(Box<dyn Any + Send>),
+}
+
+/// What a child of a `TaskGroup<'_, E>` may return: `Result<T, E>` (an
+/// `Err` fails the group) or `()`.
+#[diagnostic::on_unimplemented(
+    message = "a task of a TaskGroup must return `Result<T, E>` with the group's error type, or `()`",
+    label = "this task returns `{Self}`",
+    note = "wrap a plain value in `Ok(...)`"
+)]
+pub trait TaskOutput<E> {
+    /// The value kept in the task's [`Task`] handle.
+    type Ok;
+
+    /// Splits into the value or the error that fails the group.
+    fn into_result(self) -> Result<Self::Ok, E>;
+}
+
+impl<T, E> TaskOutput<E> for Result<T, E> {
+    type Ok = T;
+
+    fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+impl<E> TaskOutput<E> for () {
+    type Ok = ();
+
+    fn into_result(self) -> Result<(), E> {
+        Ok(())
+    }
+}
+
+impl<'env, E: 'env> TaskGroup<'env, E> {
+    /// Runs `body` with a new group and returns when the body and all
+    /// children finished: the body's value, or the group's first error.
+    ///
+    /// A panic in the body or a child is resumed here, after every other
+    /// task was cancelled and all cleanups finished.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let result = xiio::run(xiio::TaskGroup::scope(async |tg| {
+    ///     tg.add_task(async { Err("child failed") });
+    ///     xiio::sleep(std::time::Duration::from_secs(1)).await; // cancelled
+    ///     Ok(())
+    /// }));
+    /// assert_eq!(result, Err("child failed"));
+    /// ```
+    pub async fn scope<T, F>(body: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&TaskGroup<'env, E>) -> Result<T, E>,
+    {
+        let group = TaskGroup::new();
+        let body = Box::pin(body(&group));
+        let (body_waker, body_handle) = ChildWaker::new(BODY, &group.inner.queue);
+        body_waker.wake_by_ref();
+        Drive {
+            group: &group,
+            body: Some(body),
+            output: None,
+            body_waker,
+            body_handle,
+            keys: Vec::new(),
+        }
+        .await
+    }
+
+    fn new() -> TaskGroup<'env, E> {
+        TaskGroup {
+            inner: Rc::new(Inner {
+                children: RefCell::new(Slab::new()),
+                queue: ReadyQueue::new(),
+                orphans: Sink::default(),
+                failure: RefCell::new(None),
+                cancelling: Cell::new(false),
+                finished: Cell::new(false),
+            }),
+        }
+    }
+
+    /// Adds a child that runs `fut`; it starts at the group's next await.
+    ///
+    /// The child returns `Result<T, E>` (an `Err` fails the group and the
+    /// value goes to the returned [`Task`]) or `()`. Added while the group is
+    /// cancelling, the child is dropped without running.
+    ///
+    /// # Panics
+    ///
+    /// When the group has already finished: add tasks from inside the group's
+    /// body or its children.
+    pub fn add_task<F>(&self, fut: F) -> Task<<F::Output as TaskOutput<E>>::Ok>
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput<E>,
+    {
+        let inner = &self.inner;
+        assert!(
+            !inner.finished.get(),
+            "TaskGroup::add_task called on a group that has finished: \
+             add tasks from inside the group's body or its children"
+        );
+        let state = TaskState::new();
+        let child = run_child(fut, state.clone());
+        if inner.cancelling.get() {
+            drop(child);
+            return Task::new(state, Waker::noop().clone());
+        }
+        let waker = self.insert(ChildFuture::Task(Box::pin(child)));
+        Task::new(state, waker)
+    }
+
+    /// The number of live children (finished ones are removed at once).
+    pub fn len(&self) -> usize {
+        self.inner.children.borrow().len()
+    }
+
+    /// True if no child is live.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Stores a child and queues it, so it starts at the next poll.
+    fn insert(&self, fut: ChildFuture<'env, E>) -> Waker {
+        let mut children = self.inner.children.borrow_mut();
+        let entry = children.vacant_entry();
+        let (waker, handle) = ChildWaker::new(entry.key(), &self.inner.queue);
+        entry.insert(Some(Child {
+            fut,
+            waker: waker.clone(),
+            handle,
+        }));
+        drop(children);
+        waker.wake_by_ref();
+        waker
+    }
+}
+
+impl<E> Clone for TaskGroup<'_, E> {
+    fn clone(&self) -> Self {
+        TaskGroup {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<E> fmt::Debug for TaskGroup<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("children", &self.inner.children.borrow().len())
+            .field("cancelling", &self.inner.cancelling.get())
+            .finish()
+    }
+}
+
+/// A child's whole life: runs `fut` unless cancelled, and reports into its
+/// `Task` handle.
+async fn run_child<F, E>(
+    fut: F,
+    state: Rc<TaskState<<F::Output as TaskOutput<E>>::Ok>>,
+) -> Result<(), E>
+where
+    F: Future,
+    F::Output: TaskOutput<E>,
+{
+    /// Tells the handle if the child is dropped before it finished.
+    struct OnDrop<'a, T>(&'a TaskState<T>);
+    impl<T> Drop for OnDrop<'_, T> {
+        fn drop(&mut self) {
+            self.0.dropped();
+        }
+    }
+    let _on_drop = OnDrop(&state);
+    let mut fut = pin!(fut);
+    let output = std::future::poll_fn(|cx| {
+        if state.cancel_requested() {
+            return Poll::Ready(None);
+        }
+        fut.as_mut().poll(cx).map(Some)
+    })
+    .await;
+    match output.map(TaskOutput::into_result) {
+        None => Ok(()),
+        Some(Ok(value)) => {
+            state.finish(Some(value));
+            Ok(())
+        }
+        Some(Err(e)) => {
+            state.finish(None);
+            Err(e)
+        }
+    }
+}
+
+/// The future that runs a group: polls the body and the woken children.
+struct Drive<'g, 'env, E, T, B> {
+    /// The group it runs.
+    group: &'g TaskGroup<'env, E>,
+    /// The body, until it finished or was cancelled.
+    body: Option<Pin<Box<B>>>,
+    /// The body's value, kept until the children finished.
+    output: Option<T>,
+    /// The body's waker.
+    body_waker: Waker,
+    /// The same, to clear its "queued" flag.
+    body_handle: Arc<ChildWaker>,
+    /// Reused buffer for the keys taken from the queue.
+    keys: Vec<usize>,
+}
+
+// Nothing in a `Drive` is pinned structurally (the body is boxed).
+impl<E, T, B> Unpin for Drive<'_, '_, E, T, B> {}
+
+impl<'env, E: 'env, T, B> Future for Drive<'_, 'env, E, T, B>
+where
+    B: Future<Output = Result<T, E>>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
+        let this = &mut *self;
+        let inner = this.group.inner.clone();
+        inner.queue.set_parent(cx.waker());
+        let _sink = try_finally::collect_into(&inner.orphans);
+        let mut keys = std::mem::take(&mut this.keys);
+        for _ in 0..ROUNDS {
+            inner.queue.take_into(&mut keys);
+            if keys.is_empty() {
+                break;
+            }
+            for &key in &keys {
+                if key == BODY {
+                    this.poll_body();
+                } else {
+                    this.poll_child(key);
+                }
+            }
+            keys.clear();
+            this.adopt_orphans();
+        }
+        this.keys = keys;
+        this.adopt_orphans();
+        if !inner.children.borrow().is_empty() {
+            return Poll::Pending;
+        }
+        let failure = inner.failure.borrow_mut().take();
+        match failure {
+            Some(Failure::Error(e)) => {
+                inner.finished.set(true);
+                Poll::Ready(Err(e))
+            }
+            Some(Failure::Panic(payload)) => {
+                inner.finished.set(true);
+                resume_unwind(payload)
+            }
+            None => match this.output.take() {
+                Some(value) if this.body.is_none() => {
+                    inner.finished.set(true);
+                    Poll::Ready(Ok(value))
+                }
+                _ => Poll::Pending,
+            },
+        }
+    }
+}
+
+impl<'env, E: 'env, T, B> Drive<'_, 'env, E, T, B>
+where
+    B: Future<Output = Result<T, E>>,
+{
+    fn poll_body(&mut self) {
+        let Some(body) = &mut self.body else {
+            return;
+        };
+        self.body_handle.clear();
+        let mut cx = Context::from_waker(&self.body_waker);
+        match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(&mut cx))) {
+            Ok(Poll::Pending) => {}
+            Ok(Poll::Ready(Ok(value))) => {
+                self.body = None;
+                self.output = Some(value);
+            }
+            Ok(Poll::Ready(Err(e))) => {
+                self.body = None;
+                self.fail(Failure::Error(e));
+            }
+            Err(payload) => {
+                self.body = None;
+                self.fail(Failure::Panic(payload));
+            }
+        }
+    }
+
+    fn poll_child(&mut self, key: usize) {
+        let inner = &self.group.inner;
+        let child = inner
+            .children
+            .borrow_mut()
+            .get_mut(key)
+            .and_then(Option::take);
+        let Some(mut child) = child else {
+            return; // a stale wake of a child that is gone
+        };
+        child.handle.clear();
+        let mut cx = Context::from_waker(&child.waker);
+        let polled = catch_unwind(AssertUnwindSafe(|| match &mut child.fut {
+            ChildFuture::Task(fut) => fut.as_mut().poll(&mut cx),
+            ChildFuture::Cleanup(fut) => fut.as_mut().poll(&mut cx).map(Ok),
+        }));
+        if let Ok(Poll::Pending) = polled {
+            inner.children.borrow_mut()[key] = Some(child);
+            return;
+        }
+        inner.children.borrow_mut().remove(key);
+        drop(child);
+        match polled {
+            Ok(Poll::Ready(Err(e))) => self.fail(Failure::Error(e)),
+            Err(payload) => self.fail(Failure::Panic(payload)),
+            _ => {}
+        }
+    }
+
+    /// Records the first failure and cancels everything but cleanups; later
+    /// failures are lost.
+    fn fail(&mut self, failure: Failure<E>) {
+        let inner = self.group.inner.clone();
+        if inner.failure.borrow().is_some() {
+            return;
+        }
+        *inner.failure.borrow_mut() = Some(failure);
+        inner.cancelling.set(true);
+        self.body = None;
+        self.output = None;
+        let cancelled: Vec<_> = {
+            let mut children = inner.children.borrow_mut();
+            let keys: Vec<usize> = children
+                .iter()
+                .filter(|(_, child)| {
+                    matches!(
+                        child,
+                        Some(Child {
+                            fut: ChildFuture::Task(_),
+                            ..
+                        })
+                    )
+                })
+                .map(|(key, _)| key)
+                .collect();
+            keys.into_iter().map(|key| children.remove(key)).collect()
+        };
+        // Dropped with the group's sink installed: their cleanups become
+        // children of this group.
+        drop(cancelled);
+    }
+
+    /// Turns orphaned cleanups into shielded children.
+    fn adopt_orphans(&mut self) {
+        loop {
+            let orphans = std::mem::take(&mut *self.group.inner.orphans.borrow_mut());
+            if orphans.is_empty() {
+                return;
+            }
+            for orphan in orphans {
+                self.group.insert(ChildFuture::Cleanup(orphan));
+            }
+        }
+    }
+}
+
+impl<E, T, B> Drop for Drive<'_, '_, E, T, B> {
+    /// The group itself is cancelled (dropped by its parent): drop the body
+    /// and the children, and hand every pending cleanup to the enclosing
+    /// group, which keeps running them.
+    fn drop(&mut self) {
+        let inner = &self.group.inner;
+        inner.finished.set(true);
+        inner.cancelling.set(true);
+        self.body = None;
+        let children: Vec<_> = inner.children.borrow_mut().drain().flatten().collect();
+        for child in children {
+            match child.fut {
+                ChildFuture::Cleanup(cleanup) => try_finally::adopt(cleanup),
+                ChildFuture::Task(fut) => drop(fut),
+            }
+        }
+        let orphans = std::mem::take(&mut *inner.orphans.borrow_mut());
+        orphans.into_iter().for_each(try_finally::adopt);
+    }
+}
