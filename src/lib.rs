@@ -2,7 +2,9 @@
 //! concurrency built in.
 //!
 //! - [`run`] drives any `std::future::Future` on the current thread;
-//!   [`#[xiio::main]`](main) and [`#[xiio::test]`](test) wrap it.
+//!   [`#[xiio::main]`](main) and [`#[xiio::test]`](test) wrap it, and
+//!   [`Builder::mock_clock`] runs it on a clock that jumps, for exact timing
+//!   tests.
 //! - Leaf futures wait on a [`Condition`]: fds ready ([`read`], [`write`],
 //!   [`write_all`]) or a deadline ([`sleep`], [`sleep_until`], [`now`]).
 //! - Concurrency is always scoped: a [`TaskGroup`] (written
@@ -19,26 +21,39 @@
 //! use std::time::Duration;
 //!
 //! #[xiio::main(mock_clock)]
-//! async fn main() -> Result<(), xiio::TimeoutError> {
+//! async fn main() -> Result<(), String> {
 //!     let start = xiio::now();
-//!     let (a, b) = xiio::task_group!(|tg| {
-//!         let a = tg.add_task(async {
+//!     let name = String::from("xiio");
+//!     let (len, slow) = xiio::task_group!(|tg| {
+//!         // Children may borrow locals such as `name`.
+//!         let len = tg.add_task(async {
 //!             xiio::sleep(Duration::from_millis(100)).await;
-//!             Ok("a")
+//!             Ok(name.len())
 //!         });
-//!         let b = tg.add_task(xiio::timeout(Duration::from_millis(50), async {
-//!             xiio::sleep(Duration::from_millis(200)).await;
-//!             "b"
-//!         }));
-//!         Ok((a, b))
+//!         // timeout cancels a future by deadline; `.ok()` turns the
+//!         // error into `None` so it does not fail the group.
+//!         let slow = tg.add_task(async {
+//!             let sleep = xiio::sleep(Duration::from_secs(60));
+//!             Ok(xiio::timeout(Duration::from_millis(50), sleep).await.ok())
+//!         });
+//!         Ok::<_, String>((len, slow))
 //!     })?;
-//!     assert_eq!(a.take(), Some("a"));
+//!     assert_eq!(len.take(), Some(4));
+//!     assert_eq!(slow.take(), Some(None));
+//!     // The two children ran concurrently, on the mock clock.
 //!     assert_eq!(xiio::now() - start, Duration::from_millis(100));
-//!     let _ = b; // the timeout failed the group? No: see below.
 //!     Ok(())
 //! }
-//! # main().unwrap();
 //! ```
+//!
+//! # Macros
+//!
+//! - [`#[xiio::main]`](main) turns `async fn main` into a `fn main` that
+//!   calls [`run`].
+//! - [`#[xiio::test]`](test) does the same for a test; `#[xiio::test(mock_clock)]`
+//!   runs it on the mock clock.
+//! - [`task_group!`]`(|tg| { ... })` is [`TaskGroup::scope`] plus `.await`,
+//!   the Rust form of Python's `async with TaskGroup() as tg:`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
@@ -54,3 +69,8 @@ pub mod __private {
     //! Paths used by the macros' expansions, so users depend on `xiio` alone.
     pub use xiio_core::{Builder, TaskGroup};
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -18,11 +18,13 @@ use std::task::{Context, Poll, Waker};
 /// # Examples
 ///
 /// ```
-/// let (a, b) = xiio::run(xiio::task_group!(|tg| {
-///     let a = tg.add_task(async { Ok(1) });
-///     let b = tg.add_task(async { Ok(2) });
-///     Ok::<_, ()>((a, b))
-/// }))
+/// let (a, b) = xiio::run(async {
+///     xiio::task_group!(|tg| {
+///         let a = tg.add_task(async { Ok(1) });
+///         let b = tg.add_task(async { Ok(2) });
+///         Ok::<_, ()>((a, b))
+///     })
+/// })
 /// .unwrap();
 /// assert_eq!((a.take(), b.take()), (Some(1), Some(2)));
 /// ```

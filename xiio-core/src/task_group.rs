@@ -171,7 +171,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     ///
     /// ```
     /// let result = xiio::run(xiio::TaskGroup::scope(async |tg| {
-    ///     tg.add_task(async { Err("child failed") });
+    ///     tg.add_task(async { Err::<(), _>("child failed") });
     ///     xiio::sleep(std::time::Duration::from_secs(1)).await; // cancelled
     ///     Ok(())
     /// }));

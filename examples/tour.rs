@@ -1,0 +1,135 @@
+//! A tour of xiio: runs without input and prints what each piece does.
+//!
+//! ```text
+//! cargo run --example tour
+//! ```
+
+use std::cell::RefCell;
+use std::io;
+use std::time::{Duration, Instant};
+
+use xiio::{Condition, Promise, TaskGroup};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Prints a line prefixed with the time since `start`, rounded to 10 ms.
+fn say(start: Instant, what: impl std::fmt::Display) {
+    let elapsed = (xiio::now() - start).as_millis() / 10 * 10;
+    println!("[{elapsed:>4} ms] {what}");
+}
+
+#[xiio::main]
+async fn main() -> io::Result<()> {
+    let start = xiio::now();
+
+    println!("\n1. A Condition waits until fds are ready or a deadline passes.");
+    let (reader, writer) = io::pipe()?;
+    let fired = Condition::new().readable(&reader).timeout(ms(50)).await?;
+    say(
+        start,
+        format!(
+            "empty pipe, 50 ms deadline: deadline passed = {}",
+            fired.deadline_passed()
+        ),
+    );
+    xiio::write_all(&writer, b"ping").await?;
+    let fired = Condition::new().readable(&reader).timeout(ms(50)).await?;
+    say(
+        start,
+        format!("after a write: readable = {}", fired.is_readable(&reader)),
+    );
+    let mut buf = [0; 16];
+    let n = xiio::read(&reader, &mut buf).await?;
+    say(
+        start,
+        format!("read {:?}", String::from_utf8_lossy(&buf[..n])),
+    );
+
+    println!("\n2. A task group runs children concurrently; they may borrow locals.");
+    let log = RefCell::new(Vec::new());
+    let group_start = xiio::now();
+    xiio::task_group!(|tg| {
+        for (name, delay) in [("slow", 100), ("fast", 50)] {
+            let log = &log;
+            tg.add_task(async move {
+                xiio::sleep(ms(delay)).await;
+                log.borrow_mut().push(name);
+            });
+        }
+        Ok::<_, io::Error>(())
+    })?;
+    say(
+        start,
+        format!(
+            "finished in order {:?}, together in {} ms, not 150",
+            log.borrow(),
+            (xiio::now() - group_start).as_millis() / 10 * 10
+        ),
+    );
+
+    println!("\n3. A promise hands a value from one task to the others.");
+    let promise = Promise::new();
+    xiio::task_group!(|tg| {
+        let setter = promise.clone();
+        tg.add_task(async move {
+            xiio::sleep(ms(30)).await;
+            let _ = setter.set("the answer is 42");
+        });
+        say(start, format!("waiter got {:?}", (&promise).await));
+        Ok::<_, io::Error>(())
+    })?;
+
+    println!("\n4. The first error cancels the others; their cleanups still run.");
+    let result: Result<(), String> = TaskGroup::scope(async |tg| {
+        tg.add_task(xiio::try_finally(
+            async {
+                xiio::sleep(Duration::from_secs(10)).await;
+                say(start, "never printed: this child is cancelled");
+            },
+            async move {
+                say(start, "cleanup starts (it may await)");
+                xiio::sleep(ms(20)).await;
+                say(start, "cleanup done");
+            },
+        ));
+        tg.add_task(async {
+            xiio::sleep(ms(40)).await;
+            Err::<(), _>("a child failed".to_string())
+        });
+        Ok(())
+    })
+    .await;
+    say(
+        start,
+        format!("group returned {result:?} after the cleanup"),
+    );
+
+    println!("\n5. gather keeps the input order; timeout cancels by deadline.");
+    let values = xiio::gather([60, 20, 40].map(|delay| async move {
+        xiio::sleep(ms(delay)).await;
+        Ok::<_, io::Error>(delay)
+    }))
+    .await?;
+    say(start, format!("gather: {values:?}"));
+    let slow = xiio::timeout(ms(30), xiio::sleep(Duration::from_secs(10))).await;
+    say(
+        start,
+        format!("timeout of a 10 s sleep after 30 ms: {slow:?}"),
+    );
+    let fast = xiio::timeout(ms(30), async { "in time" }).await;
+    say(start, format!("timeout of a quick future: {fast:?}"));
+
+    println!(
+        "\n6. Futures of other crates (here async-channel) run too, woken from other threads."
+    );
+    let (tx, rx) = async_channel::bounded(1);
+    std::thread::spawn(move || {
+        std::thread::sleep(ms(20));
+        let _ = tx.send_blocking("hello from a std thread");
+    });
+    say(start, format!("received {:?}", rx.recv().await));
+
+    Ok(())
+}
