@@ -1,0 +1,2 @@
+#[xiio::main(mock_clock, mock_clock)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[xiio::main]
+async fn main<T: Default>() {}

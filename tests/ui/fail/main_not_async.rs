@@ -1,0 +1,4 @@
+#[xiio::main]
+fn main() {
+    println!("no async");
+}

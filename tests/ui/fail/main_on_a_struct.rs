@@ -1,0 +1,4 @@
+#[xiio::main]
+struct Main;
+
+fn main() {}

@@ -1,0 +1,2 @@
+#[xiio::main(flavor = "multi_thread")]
+async fn main() {}

@@ -1,0 +1,4 @@
+#[xiio::main]
+async fn main(args: Vec<String>) {
+    println!("{args:?}");
+}

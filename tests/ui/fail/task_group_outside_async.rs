@@ -1,0 +1,4 @@
+fn main() -> std::io::Result<()> {
+    xiio::task_group!(|_tg| Ok(()))?;
+    Ok(())
+}

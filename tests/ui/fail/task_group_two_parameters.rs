@@ -1,0 +1,5 @@
+#[xiio::main]
+async fn main() -> std::io::Result<()> {
+    xiio::task_group!(|tg, extra| Ok(()))?;
+    Ok(())
+}

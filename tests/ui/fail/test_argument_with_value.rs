@@ -1,0 +1,4 @@
+#[xiio::test(mock_clock = true)]
+async fn checks_things() {}
+
+fn main() {}

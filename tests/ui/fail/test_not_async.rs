@@ -1,0 +1,4 @@
+#[xiio::test]
+fn checks_things() {}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[xiio::test(mock_clok)]
+async fn checks_things() {}
+
+fn main() {}

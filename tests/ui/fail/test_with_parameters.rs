@@ -1,0 +1,4 @@
+#[xiio::test]
+async fn checks_things(n: u32) {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[xiio::test]
+#[test]
+async fn checks_things() {}
+
+fn main() {}
