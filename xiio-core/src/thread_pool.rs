@@ -1,0 +1,421 @@
+//! `ThreadPool` and `in_thread`: blocking work on other threads, awaited
+//! from a task.
+//!
+//! A job is a `'static` closure that owns its data (DESIGN §2, soundness
+//! rule): it may outlive the task that awaits it, because that task can be
+//! cancelled (dropped) or leaked at any await point. The job and its
+//! awaiting future share only a [`Slot`] behind an `Arc`; the worker that
+//! finishes the job stores the result there and calls the stored waker, which
+//! interrupts the runtime's `epoll_wait` from the worker thread.
+
+use std::any::Any;
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::poll_fn;
+use std::io;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::{Poll, Waker};
+
+use crate::runtime::{self, OutsideWork};
+
+/// How many workers the pool of [`in_thread`] starts at most.
+///
+/// Jobs handed to `in_thread` are mostly blocking calls that wait (file
+/// I/O, DNS, a blocking library), not computations, so the limit is about
+/// not exhausting the system's threads rather than about cores. Idle
+/// workers exit at once, so the limit costs nothing while unused.
+const DEFAULT_MAX_WORKERS: usize = 64;
+
+/// Distinguishes pools, so a worker can tell its own pool apart (see
+/// `Drop for ThreadPool`).
+static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The id of the pool this thread is a worker of (0: none).
+    static WORKER_OF: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A pool of worker threads that runs blocking closures for async tasks:
+/// the Rust form of the Python original's `ThreadPool(max_workers)`.
+///
+/// - [`run`](ThreadPool::run) hands a closure to the pool and waits, without
+///   blocking the runtime, for its value. Jobs run in the order they were
+///   handed over, at most `max_workers` at a time.
+/// - Workers start on demand, up to `max_workers`, and a worker exits as
+///   soon as it finds the queue empty, as in the original: an idle pool has
+///   no threads.
+/// - A finished job wakes the awaiting task from the worker thread.
+/// - A panic in a job reaches the awaiting task as a panic (the payload is
+///   resumed there); the worker and the pool keep working.
+/// - Cancelling (dropping) the awaiting future never blocks: a job that has
+///   not started yet is skipped, a running job runs to its end on its
+///   worker and its value is dropped there.
+/// - Dropping the pool blocks until the jobs still running (or queued) have
+///   finished and their workers exited. Drop it outside the runtime's
+///   thread, or after the jobs were awaited, if that matters.
+///
+/// A `ThreadPool` is `Send + Sync`: share it by reference (tasks of a group
+/// may borrow it; several threads, each with its own `xiio::run`, may use
+/// it through `&` or an `Arc`). [`run`](ThreadPool::run) works in any
+/// executor, not only in `xiio::run`; inside `xiio::run`, a job in flight
+/// also keeps a mock clock from jumping (see
+/// [`Builder::mock_clock`](crate::Builder::mock_clock)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// let pool = xiio::ThreadPool::new(2);
+/// let values = xiio::run(xiio::gather([1, 2].map(|n| {
+///     let pool = &pool;
+///     async move {
+///         let doubled = pool
+///             .run(move || {
+///                 std::thread::sleep(Duration::from_millis(20)); // blocking
+///                 n * 2
+///             })
+///             .await;
+///         Ok::<_, std::io::Error>(doubled)
+///     }
+/// })))?;
+/// assert_eq!(values, [2, 4]);
+/// # Ok::<_, std::io::Error>(())
+/// ```
+pub struct ThreadPool {
+    /// What the pool's handle and its workers share.
+    shared: Arc<Shared>,
+}
+
+/// The state shared by a pool and its workers.
+struct Shared {
+    /// Identifies the pool to its own workers.
+    id: u64,
+    /// The most workers that run at once.
+    max_workers: usize,
+    /// The queue and the worker count.
+    state: Mutex<State>,
+    /// Notified when a worker exits, for `Drop for ThreadPool`.
+    worker_exited: Condvar,
+}
+
+/// The mutable part of [`Shared`].
+struct State {
+    /// Jobs waiting for a worker, oldest first.
+    queue: VecDeque<Job>,
+    /// Worker threads alive (running a job or about to look at the queue).
+    workers: usize,
+}
+
+/// A job as the queue holds it: runs the closure and delivers its result.
+type Job = Box<dyn FnOnce() + Send>;
+
+impl ThreadPool {
+    /// A pool that runs at most `max_workers` jobs at the same time.
+    ///
+    /// No thread starts before the first job.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = xiio::ThreadPool::new(4);
+    /// let answer = xiio::run(pool.run(|| 6 * 7));
+    /// assert_eq!(answer, 42);
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// If `max_workers` is 0.
+    pub fn new(max_workers: usize) -> ThreadPool {
+        assert!(
+            max_workers > 0,
+            "xiio::ThreadPool::new needs at least one worker, got 0"
+        );
+        ThreadPool {
+            shared: Arc::new(Shared {
+                id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
+                max_workers,
+                state: Mutex::new(State {
+                    queue: VecDeque::new(),
+                    workers: 0,
+                }),
+                worker_exited: Condvar::new(),
+            }),
+        }
+    }
+
+    /// The most jobs this pool runs at the same time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(xiio::ThreadPool::new(3).max_workers(), 3);
+    /// ```
+    pub fn max_workers(&self) -> usize {
+        self.shared.max_workers
+    }
+
+    /// Runs `f` on a worker thread and returns its value, without blocking
+    /// the task's thread meanwhile.
+    ///
+    /// The job is queued when the returned future is first polled. If `f`
+    /// panics, this future panics with the same payload (inside a
+    /// [`TaskGroup`](crate::TaskGroup), that fails the group); the pool is
+    /// unharmed. An error is just a value: return a `Result`. Dropping the
+    /// future before the job started skips the job; after it started, the
+    /// job still runs to its end and its value is dropped on the worker.
+    ///
+    /// `f` and its value are `Send + 'static`: the job may outlive the
+    /// awaiting task, so it owns what it uses (move data in, or clone an
+    /// `Arc`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let pool = xiio::ThreadPool::new(1);
+    /// let is_dir = xiio::run(async {
+    ///     let path = std::env::temp_dir();
+    ///     // A blocking call, off the runtime's thread.
+    ///     pool.run(move || std::fs::metadata(path).map(|m| m.is_dir())).await
+    /// })?;
+    /// assert!(is_dir);
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// With the job's panic; and if the pool has no worker and cannot start
+    /// a thread.
+    pub async fn run<F, T>(&self, f: F) -> T
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        // Outside xiio::run (another executor) there is no clock to hold.
+        let _work = runtime::try_with(|_| ()).map(|()| OutsideWork::begin("xiio::ThreadPool::run"));
+        let slot = Arc::new(Slot::new());
+        let job_slot = slot.clone();
+        if let Err(e) = self.submit(Box::new(move || job_slot.run(f))) {
+            panic!("xiio::ThreadPool could not start a worker thread: {e}");
+        }
+        // Dropped with this future: tells the job nobody waits any more.
+        let _abandon = Abandon(&slot);
+        let result = poll_fn(|cx| slot.poll(cx.waker())).await;
+        match result {
+            Ok(value) => value,
+            Err(payload) => resume_unwind(payload),
+        }
+    }
+
+    /// Queues a job and starts a worker for it if the limit allows.
+    fn submit(&self, job: Job) -> io::Result<()> {
+        let mut state = self.shared.lock();
+        state.queue.push_back(job);
+        if state.workers >= self.shared.max_workers {
+            return Ok(()); // a busy worker takes it when it is done
+        }
+        state.workers += 1;
+        let shared = self.shared.clone();
+        let spawned = std::thread::Builder::new()
+            .name("xiio-worker".into())
+            .spawn(move || shared.work());
+        if let Err(e) = spawned {
+            state.workers -= 1;
+            if state.workers == 0 {
+                // Nobody else would ever take the job.
+                state.queue.pop_back();
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Shared {
+    /// Locks the state; a panic never happens while it is locked, but if one
+    /// did, the state is still consistent.
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A worker's life: run jobs until the queue is empty, then exit.
+    fn work(&self) {
+        WORKER_OF.with(|id| id.set(self.id));
+        loop {
+            let job = {
+                let mut state = self.lock();
+                match state.queue.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        state.workers -= 1;
+                        self.worker_exited.notify_all();
+                        return;
+                    }
+                }
+            };
+            // Never unwinds: the job catches the closure's panic.
+            job();
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    /// Waits until every job still queued or running has finished and the
+    /// workers have exited.
+    fn drop(&mut self) {
+        // The last handle may be dropped by a job of this very pool (an
+        // `Arc<ThreadPool>` moved into it); that worker cannot wait for
+        // itself.
+        let own = usize::from(WORKER_OF.with(Cell::get) == self.shared.id);
+        let mut state = self.shared.lock();
+        while state.workers > own {
+            state = self
+                .shared
+                .worker_exited
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.shared.lock();
+        f.debug_struct("ThreadPool")
+            .field("max_workers", &self.shared.max_workers)
+            .field("workers", &state.workers)
+            .field("queued", &state.queue.len())
+            .finish()
+    }
+}
+
+/// Runs `f` on a worker thread of xiio's shared pool and returns its value,
+/// without blocking the task's thread meanwhile: the Rust form of the
+/// Python original's `in_thread(fn)`.
+///
+/// The shared pool is created on first use, is process-wide (every thread
+/// and runtime uses the same one) and is never dropped. It runs at most 64
+/// jobs at a time: meant for blocking calls that mostly wait (files, DNS,
+/// blocking libraries); its workers exit when it is idle. For CPU-bound work
+/// or another limit, create a [`ThreadPool`] and use
+/// [`ThreadPool::run`], whose rules (panics, cancellation) apply here too.
+///
+/// # Examples
+///
+/// ```
+/// xiio::run(async {
+///     // A blocking read, off the runtime's thread.
+///     let listing = xiio::in_thread(|| std::fs::read_dir(".").map(|d| d.count())).await?;
+///     assert!(listing > 0);
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// With the job's panic.
+pub async fn in_thread<F, T>(f: F) -> T
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    static SHARED: OnceLock<ThreadPool> = OnceLock::new();
+    SHARED
+        .get_or_init(|| ThreadPool::new(DEFAULT_MAX_WORKERS))
+        .run(f)
+        .await
+}
+
+/// Where a job's result meets its awaiting future.
+struct Slot<T> {
+    /// Where the job is in its life.
+    state: Mutex<SlotState<T>>,
+}
+
+/// The life of one job, as its awaiting future sees it.
+enum SlotState<T> {
+    /// Queued or running; the waker of the awaiting task, once polled.
+    Pending(Option<Waker>),
+    /// Finished: the value, or the panic's payload.
+    Done(Result<T, Box<dyn Any + Send>>),
+    /// The result was handed to the awaiting future.
+    Taken,
+    /// The awaiting future was dropped: skip the job if it has not started,
+    /// drop its result if it has.
+    Abandoned,
+}
+
+impl<T> Slot<T> {
+    fn new() -> Slot<T> {
+        Slot {
+            state: Mutex::new(SlotState::Pending(None)),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SlotState<T>> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs on the worker: calls `f` unless abandoned, stores its result and
+    /// wakes the awaiting task.
+    fn run(&self, f: impl FnOnce() -> T) {
+        if matches!(*self.lock(), SlotState::Abandoned) {
+            return; // cancelled before it started; `f` is dropped here
+        }
+        let result = catch_unwind(AssertUnwindSafe(f));
+        let mut state = self.lock();
+        match std::mem::replace(&mut *state, SlotState::Done(result)) {
+            SlotState::Pending(waker) => {
+                drop(state);
+                if let Some(waker) = waker {
+                    waker.wake();
+                }
+            }
+            _ => {
+                // Abandoned while running: nobody wants the result. Drop it
+                // (it may be big, or panic in its Drop) outside the lock.
+                let result = std::mem::replace(&mut *state, SlotState::Abandoned);
+                drop(state);
+                drop(result);
+            }
+        }
+    }
+
+    /// Polled by the awaiting future.
+    fn poll(&self, waker: &Waker) -> Poll<Result<T, Box<dyn Any + Send>>> {
+        let mut state = self.lock();
+        match &mut *state {
+            SlotState::Pending(stored) => {
+                match stored {
+                    Some(old) if old.will_wake(waker) => {}
+                    _ => *stored = Some(waker.clone()),
+                }
+                Poll::Pending
+            }
+            SlotState::Done(_) => match std::mem::replace(&mut *state, SlotState::Taken) {
+                SlotState::Done(result) => Poll::Ready(result),
+                _ => unreachable!("matched Done above"),
+            },
+            SlotState::Taken | SlotState::Abandoned => {
+                unreachable!("a job's future is not polled after it returned")
+            }
+        }
+    }
+}
+
+/// Marks a job abandoned when its awaiting future is dropped (after it
+/// returned, the state is `Taken` and this changes nothing that matters).
+struct Abandon<'a, T>(&'a Slot<T>);
+
+impl<T> Drop for Abandon<'_, T> {
+    fn drop(&mut self) {
+        let old = std::mem::replace(&mut *self.0.lock(), SlotState::Abandoned);
+        // A finished result (or a panic payload) not taken is dropped here,
+        // outside the lock.
+        drop(old);
+    }
+}
