@@ -9,6 +9,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use rustix::event::{PollFd, PollFlags, Timespec};
+
 use crate::Interest;
 use crate::registration::{FdWaiter, Timer};
 use crate::runtime;
@@ -202,6 +204,11 @@ impl Future for Wait<'_> {
                 }
             }
             fired.deadline_passed = this.condition.deadline.is_some_and(|d| rt.clock.now() >= d);
+            if fired.fds.is_empty() && fired.deadline_passed && !this.condition.fds.is_empty() {
+                // The reactor may not have reported fds registered just now:
+                // say which are ready at this moment, as poll(2) would.
+                fired.fds = ready_now(&this.condition.fds);
+            }
             if !fired.fds.is_empty() || fired.deadline_passed {
                 this.waiters.clear();
                 this.timer = None;
@@ -218,6 +225,36 @@ impl Future for Wait<'_> {
             Poll::Pending
         })
     }
+}
+
+/// Which of `fds` are ready right now, without waiting (`poll(2)` with a
+/// zero timeout).
+fn ready_now(fds: &[(BorrowedFd<'_>, Interest)]) -> Vec<(RawFd, Interest)> {
+    let mut polled: Vec<PollFd<'_>> = fds
+        .iter()
+        .map(|&(fd, _)| PollFd::from_borrowed_fd(fd, PollFlags::IN | PollFlags::OUT))
+        .collect();
+    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    if rustix::event::poll(&mut polled, Some(&zero)).is_err() {
+        return Vec::new();
+    }
+    let gone = PollFlags::HUP | PollFlags::ERR;
+    polled
+        .iter()
+        .zip(fds)
+        .filter_map(|(p, &(fd, interest))| {
+            let events = p.revents();
+            let mut ready = Interest::NONE;
+            if events.intersects(PollFlags::IN | gone) {
+                ready = ready | Interest::READABLE;
+            }
+            if events.intersects(PollFlags::OUT | gone) {
+                ready = ready | Interest::WRITABLE;
+            }
+            let ready = ready.and(interest);
+            (!ready.is_empty()).then(|| (fd.as_raw_fd(), ready))
+        })
+        .collect()
 }
 
 /// What fired when a [`Condition`] was awaited: the ready fds with their
