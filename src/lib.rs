@@ -5,7 +5,7 @@
 //!   [`#[xiio::main]`](main) and [`#[xiio::test]`](test) wrap it, and
 //!   [`Builder::mock_clock`] runs it on a clock that jumps, for exact timing
 //!   tests.
-//! - Leaf futures wait on a [`Condition`]: fds ready ([`read`], [`write`],
+//! - Leaf futures wait on a [`Condition`]: fds ready ([`read()`], [`write()`],
 //!   [`write_all`]) or a deadline ([`sleep`], [`sleep_until`], [`now`]).
 //! - Concurrency is always scoped: a [`TaskGroup`] (written
 //!   [`task_group!`]) owns its children, cancels them all on the first

@@ -14,7 +14,7 @@
 //!   and found by fd number when an event comes; timers are found by order.
 //!   No step scans every waiter, so a wake-up costs the same with 10,000 idle
 //!   fds and timers as with none.
-//! - Leaf futures ([`Condition`], [`sleep`], [`read`], [`write`]) register
+//! - Leaf futures ([`Condition`], [`sleep`], [`read()`], [`write()`]) register
 //!   with the reactor through RAII handles (`registration.rs`): dropping a
 //!   future (cancelling it) removes its registrations.
 //! - A [`TaskGroup`] keeps its children in a slab; each child has its own

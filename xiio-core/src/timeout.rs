@@ -2,7 +2,7 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::Future;
+use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use crate::TaskGroup;
@@ -25,7 +25,8 @@ impl From<TimeoutError> for std::io::Error {
     }
 }
 
-/// Runs `fut`, but cancels it when `duration` has passed: its value, or
+/// Runs `fut` (any `IntoFuture`, such as a [`Condition`](crate::Condition)),
+/// but cancels it when `duration` has passed: its value, or
 /// `Err(TimeoutError)` once it was dropped and its
 /// [`try_finally`](crate::try_finally) cleanups finished.
 ///
@@ -44,7 +45,7 @@ impl From<TimeoutError> for std::io::Error {
 ///     assert_eq!(xiio::timeout(None, fast).await, Ok(42));
 /// });
 /// ```
-pub async fn timeout<F: Future>(
+pub async fn timeout<F: IntoFuture>(
     duration: impl Into<Option<Duration>>,
     fut: F,
 ) -> Result<F::Output, TimeoutError> {
@@ -54,10 +55,11 @@ pub async fn timeout<F: Future>(
 
 /// Runs `fut`, but cancels it at `deadline` (`None`: never); see
 /// [`timeout`].
-pub async fn timeout_at<F: Future>(
+pub async fn timeout_at<F: IntoFuture>(
     deadline: impl Into<Option<Instant>>,
     fut: F,
 ) -> Result<F::Output, TimeoutError> {
+    let fut = fut.into_future();
     let Some(deadline) = deadline.into() else {
         return Ok(fut.await);
     };

@@ -29,6 +29,8 @@
 //! [xiio]: https://docs.rs/xiio
 
 #![forbid(unsafe_code)]
+// The docs show the `#[test]` function that `#[xiio::test]` expands to.
+#![allow(clippy::test_attr_in_doctest)]
 #![deny(missing_docs)]
 
 use proc_macro::TokenStream;
