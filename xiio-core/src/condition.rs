@@ -234,7 +234,10 @@ fn ready_now(fds: &[(BorrowedFd<'_>, Interest)]) -> Vec<(RawFd, Interest)> {
         .iter()
         .map(|&(fd, _)| PollFd::from_borrowed_fd(fd, PollFlags::IN | PollFlags::OUT))
         .collect();
-    let zero = Timespec { tv_sec: 0, tv_nsec: 0 };
+    let zero = Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     if rustix::event::poll(&mut polled, Some(&zero)).is_err() {
         return Vec::new();
     }
