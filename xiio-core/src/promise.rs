@@ -48,7 +48,45 @@ struct Inner<T> {
     /// The value, once set.
     value: RefCell<Option<T>>,
     /// The tasks waiting for it, each under the key its future holds.
-    waiters: RefCell<Slab<Waker>>,
+    waiters: RefCell<Waiters>,
+}
+
+/// The wakers of the tasks waiting for a promise.
+///
+/// Most promises have one waiter, so the first is kept inline (key 0) and
+/// only further ones go to a slab (key `k + 1` for slab key `k`): a promise
+/// with one waiter allocates nothing but its `Rc`.
+#[derive(Default)]
+struct Waiters {
+    /// The waiter under key 0.
+    first: Option<Waker>,
+    /// The others.
+    rest: Slab<Waker>,
+}
+
+impl Waiters {
+    fn get_mut(&mut self, key: usize) -> Option<&mut Waker> {
+        match key {
+            0 => self.first.as_mut(),
+            k => self.rest.get_mut(k - 1),
+        }
+    }
+
+    fn insert(&mut self, waker: Waker) -> usize {
+        if self.first.is_none() {
+            self.first = Some(waker);
+            0
+        } else {
+            self.rest.insert(waker) + 1
+        }
+    }
+
+    fn remove(&mut self, key: usize) {
+        match key {
+            0 => self.first = None,
+            k => drop(self.rest.try_remove(k - 1)),
+        }
+    }
 }
 
 impl<T> Promise<T> {
@@ -57,7 +95,7 @@ impl<T> Promise<T> {
         Promise {
             inner: Rc::new(Inner {
                 value: RefCell::new(None),
-                waiters: RefCell::new(Slab::new()),
+                waiters: RefCell::new(Waiters::default()),
             }),
         }
     }
@@ -73,7 +111,8 @@ impl<T> Promise<T> {
             *slot = Some(value);
         }
         let waiters = std::mem::take(&mut *self.inner.waiters.borrow_mut());
-        for (_, waker) in waiters {
+        waiters.first.into_iter().for_each(Waker::wake);
+        for (_, waker) in waiters.rest {
             waker.wake();
         }
         Ok(())
@@ -169,7 +208,7 @@ impl<T> Drop for PromiseWait<'_, T> {
         // Keys are never reused after `set` empties the slab (no waiter is
         // added once a value is there), so this removes only our own entry.
         if let Some(key) = self.key {
-            self.promise.inner.waiters.borrow_mut().try_remove(key);
+            self.promise.inner.waiters.borrow_mut().remove(key);
         }
     }
 }

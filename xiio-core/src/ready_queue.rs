@@ -1,85 +1,267 @@
 //! Per-child wakers: waking one child queues that child, and only it.
+//!
+//! Wakers are `Send + Sync` and may fire on any thread, but nearly all wakes
+//! happen on the runtime's own thread (a task waking another, the reactor
+//! waking a task). So each group's queue has two halves:
+//!
+//! - a local half, in a thread-local slab on the group's thread (a group is
+//!   `!Send`, so it never leaves the thread that made it): a wake on that
+//!   thread is a few plain loads and stores, without atomic
+//!   read-modify-writes or locks;
+//! - a remote half behind a mutex, for wakes from other threads.
+//!
+//! The group drains both; a flag tells it when the remote half has keys, so
+//! it takes the lock only then.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
+
+use slab::Slab;
+
+thread_local! {
+    /// This thread's token, 0 until first asked for (see `thread_token`).
+    static TOKEN: Cell<u64> = const { Cell::new(0) };
+
+    /// The local halves of the queues of the groups living on this thread.
+    static LOCAL: RefCell<Slab<LocalHalf>> = const { RefCell::new(Slab::new()) };
+}
+
+/// Source of thread tokens and queue ids (0 is never handed out).
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A number unique to the current thread, cheaper to read than
+/// `std::thread::current().id()` (which clones an `Arc`).
+fn thread_token() -> u64 {
+    TOKEN.with(|token| {
+        if token.get() == 0 {
+            token.set(NEXT_ID.fetch_add(1, Ordering::Relaxed));
+        }
+        token.get()
+    })
+}
 
 /// The children of one group that were woken since the group last looked.
 ///
 /// A group polls exactly the children in this queue, so a wake-up costs the
-/// same whether the group has one child or a million. It is behind a mutex
-/// because wakers are `Send + Sync` and may fire on any thread; on the
-/// runtime's thread the lock is never contended.
+/// same whether the group has one child or a million.
 pub(crate) struct ReadyQueue {
-    /// The queue's state.
-    state: Mutex<QueueState>,
+    /// Identifies this queue's slot in `LOCAL` (slots are reused).
+    id: u64,
+    /// The token of the group's thread.
+    owner: u64,
+    /// The local half's slot in the owner's `LOCAL`; `None` if it could not
+    /// be made (thread-local storage being torn down): every wake is remote
+    /// then.
+    slot: Option<usize>,
+    /// True while `remote` holds keys, so the owner looks without locking.
+    remote_pending: AtomicBool,
+    /// The remote half.
+    remote: Mutex<Half>,
 }
 
-/// What the mutex guards.
-struct QueueState {
+/// The local half of a queue, and its slot's owner.
+struct LocalHalf {
+    /// The id of the queue this slot belongs to.
+    id: u64,
+    half: Half,
+}
+
+/// One half of a queue.
+#[derive(Default)]
+struct Half {
     /// Keys of woken children, in the order they were woken.
     keys: Vec<usize>,
     /// The waker of whoever polls the group (its parent task).
     parent: Option<Waker>,
-    /// True once the parent was woken for the keys queued so far, so a
-    /// burst of wakes wakes the parent once.
+    /// True while waking the parent is useless: it was woken already for
+    /// the keys queued so far, or it is polling the group right now (and so
+    /// will look at the queue again before it returns). A burst of wakes, or
+    /// children waking each other inside one poll of the group, thus costs
+    /// no wake of the parent at all.
     notified: bool,
 }
 
+impl Half {
+    /// Queues `key`; returns the parent to wake, if it must be woken. The
+    /// caller wakes it after releasing the half (the parent's own queue may
+    /// be another half on this thread).
+    fn push(&mut self, key: usize) -> Option<Waker> {
+        self.keys.push(key);
+        if self.notified {
+            return None;
+        }
+        self.notified = true;
+        self.parent.clone()
+    }
+
+    /// See `ReadyQueue::begin_poll`.
+    fn begin_poll(&mut self, waker: &Waker, keys: &mut Vec<usize>) {
+        if !self.parent.as_ref().is_some_and(|p| p.will_wake(waker)) {
+            self.parent = Some(waker.clone());
+        }
+        self.notified = true;
+        append(keys, &mut self.keys);
+    }
+
+    /// See `ReadyQueue::end_poll`: true if the parent must poll again.
+    fn end_poll(&mut self, more: bool) -> bool {
+        if more || !self.keys.is_empty() {
+            return true;
+        }
+        self.notified = false;
+        false
+    }
+}
+
+/// Moves all of `from` to the end of `to`. Usually `to` is empty and a swap
+/// does it, with no copy (both keep their buffers for reuse).
+fn append(to: &mut Vec<usize>, from: &mut Vec<usize>) {
+    if to.is_empty() {
+        std::mem::swap(to, from);
+    } else {
+        to.append(from);
+    }
+}
+
 impl ReadyQueue {
-    /// An empty queue.
+    /// An empty queue for a group living on the current thread.
     pub(crate) fn new() -> Arc<ReadyQueue> {
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let slot = LOCAL
+            .try_with(|local| {
+                local.borrow_mut().insert(LocalHalf {
+                    id,
+                    half: Half::default(),
+                })
+            })
+            .ok();
         Arc::new(ReadyQueue {
-            state: Mutex::new(QueueState {
-                keys: Vec::new(),
-                parent: None,
-                notified: false,
-            }),
+            id,
+            owner: thread_token(),
+            slot,
+            remote_pending: AtomicBool::new(false),
+            remote: Mutex::new(Half::default()),
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, QueueState> {
+    /// Frees the local half; called by the group when it is dropped (on its
+    /// thread, as the group never leaves it). Wakers that outlive the group
+    /// then queue into the remote half, which nobody reads any more.
+    pub(crate) fn close(&self) {
+        if let Some(slot) = self.slot {
+            let _ = LOCAL.try_with(|local| {
+                let mut local = local.borrow_mut();
+                if local.get(slot).is_some_and(|l| l.id == self.id) {
+                    local.remove(slot);
+                }
+            });
+        }
+    }
+
+    /// Runs `f` on the local half, if called on the group's thread and the
+    /// half is still there.
+    #[inline]
+    fn with_local<R>(&self, f: impl FnOnce(&mut Half) -> R) -> Option<R> {
+        let slot = self.slot?;
+        if thread_token() != self.owner {
+            return None;
+        }
+        LOCAL
+            .try_with(|local| {
+                let mut local = local.borrow_mut();
+                match local.get_mut(slot) {
+                    Some(l) if l.id == self.id => Some(f(&mut l.half)),
+                    _ => None,
+                }
+            })
+            .ok()
+            .flatten()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Half> {
         // A panicking waker cannot leave the state inconsistent: every
         // update below is a single push or swap.
-        self.state
+        self.remote
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `key` and wakes the parent if it was not woken yet.
-    fn push(&self, key: usize) {
-        let mut state = self.lock();
-        state.keys.push(key);
-        if !state.notified {
-            state.notified = true;
-            if let Some(parent) = &state.parent {
-                parent.wake_by_ref();
-            }
+    /// Queues `key` and wakes the parent if needed (see `Half::notified`).
+    pub(crate) fn push(&self, key: usize) {
+        if let Some(parent) = self.with_local(|half| half.push(key)) {
+            parent.into_iter().for_each(Waker::wake);
+        } else {
+            self.push_remote(key);
         }
     }
 
-    /// Remembers who to wake for the next queued child.
-    pub(crate) fn set_parent(&self, waker: &Waker) {
-        let mut state = self.lock();
-        if !state.parent.as_ref().is_some_and(|p| p.will_wake(waker)) {
-            state.parent = Some(waker.clone());
+    /// `push` from another thread.
+    fn push_remote(&self, key: usize) {
+        let parent = {
+            let mut remote = self.lock();
+            self.remote_pending.store(true, Ordering::Release);
+            remote.push(key)
+        };
+        if let Some(parent) = parent {
+            parent.wake();
         }
     }
 
-    /// Moves the queued keys into `keys` (which must be empty); wakes after
-    /// this wake the parent again.
+    /// Starts a poll of the group by the task whose waker is `waker` (on the
+    /// group's thread): wakes from now until [`end_poll`](Self::end_poll)
+    /// do not wake the parent. Appends the queued keys to `keys` (which may
+    /// hold keys left over from the last poll).
+    pub(crate) fn begin_poll(&self, waker: &Waker, keys: &mut Vec<usize>) {
+        self.with_local(|half| half.begin_poll(waker, keys));
+        // The remote half needs the parent too; this lock is once per poll
+        // of the group, not per child.
+        let mut remote = self.lock();
+        self.remote_pending.store(false, Ordering::Relaxed);
+        remote.begin_poll(waker, keys);
+    }
+
+    /// Appends the queued keys to `keys`.
     pub(crate) fn take_into(&self, keys: &mut Vec<usize>) {
-        let mut state = self.lock();
-        state.notified = false;
-        std::mem::swap(&mut state.keys, keys);
+        self.with_local(|half| append(keys, &mut half.keys));
+        if self.remote_pending.load(Ordering::Acquire) {
+            let mut remote = self.lock();
+            self.remote_pending.store(false, Ordering::Relaxed);
+            append(keys, &mut remote.keys);
+        }
+    }
+
+    /// Ends a poll of the group. If the group still has work (`more`, or
+    /// keys queued meanwhile), the parent is woken to poll it again;
+    /// otherwise the next wake wakes the parent.
+    pub(crate) fn end_poll(&self, more: bool) {
+        let local_more = self.with_local(|half| half.end_poll(more)) == Some(true);
+        let parent = {
+            let mut remote = self.lock();
+            let remote_more = remote.end_poll(more);
+            if local_more || remote_more {
+                remote.parent.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(parent) = parent {
+            parent.wake();
+        }
     }
 }
 
 /// The waker of one child (or of a group's body).
 pub(crate) struct ChildWaker {
-    /// The child's key in its group.
-    key: usize,
+    /// The child's key in its group. Atomic only so that the group can
+    /// reuse the waker for another child (see `reuse`) through a shared
+    /// `Arc`; it changes only while nobody else holds the waker.
+    key: AtomicUsize,
     /// True while the child is in the queue, so repeated wakes queue it once.
+    /// (Only an optimisation: if a wake from another thread races with one
+    /// on the group's thread, the child is queued twice and polled once
+    /// more, which futures allow.)
     queued: AtomicBool,
     /// Its group's queue.
     queue: Arc<ReadyQueue>,
@@ -89,11 +271,19 @@ impl ChildWaker {
     /// A waker for the child at `key`, and the handle to clear it.
     pub(crate) fn new(key: usize, queue: &Arc<ReadyQueue>) -> (Waker, Arc<ChildWaker>) {
         let handle = Arc::new(ChildWaker {
-            key,
+            key: AtomicUsize::new(key),
             queued: AtomicBool::new(false),
             queue: queue.clone(),
         });
         (Waker::from(handle.clone()), handle)
+    }
+
+    /// Makes this waker the waker of the child at `key`. Only for a waker
+    /// that nobody but the group holds: a group keeps the wakers of finished
+    /// children for reuse, saving an allocation per child.
+    pub(crate) fn reuse(&self, key: usize) {
+        self.key.store(key, Ordering::Relaxed);
+        self.queued.store(false, Ordering::Relaxed);
     }
 
     /// Called just before the child is polled: a wake from now on queues it
@@ -109,8 +299,23 @@ impl Wake for ChildWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        if !self.queued.swap(true, Ordering::AcqRel) {
-            self.queue.push(self.key);
+        let queue = &self.queue;
+        let local = queue.with_local(|half| {
+            // Plain load and store: on this thread nothing races with us
+            // but a remote wake, and that race is harmless (see `queued`).
+            if self.queued.load(Ordering::Relaxed) {
+                return None;
+            }
+            self.queued.store(true, Ordering::Relaxed);
+            half.push(self.key.load(Ordering::Relaxed))
+        });
+        match local {
+            Some(parent) => parent.into_iter().for_each(Waker::wake),
+            None => {
+                if !self.queued.swap(true, Ordering::AcqRel) {
+                    queue.push_remote(self.key.load(Ordering::Relaxed));
+                }
+            }
         }
     }
 }

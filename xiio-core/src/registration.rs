@@ -86,6 +86,11 @@ impl Timer {
     pub(crate) fn set_waker(&self, rt: &Runtime, waker: &Waker) {
         rt.reactor.borrow_mut().set_timer_waker(self.key, waker);
     }
+
+    /// True once the timer fired: its deadline passed on the runtime's clock.
+    pub(crate) fn fired(&self, rt: &Runtime) -> bool {
+        rt.reactor.borrow_mut().timer_fired(self.key)
+    }
 }
 
 impl Drop for Timer {

@@ -31,8 +31,6 @@ use std::task::{Context, Poll, Waker};
 pub struct Task<T> {
     /// What the child and this handle share.
     state: Rc<TaskState<T>>,
-    /// The child's waker, to have the group look at it when cancelled.
-    waker: Waker,
 }
 
 /// What a child and its [`Task`] handle share.
@@ -43,6 +41,12 @@ pub(crate) struct TaskState<T> {
     cancel_requested: Cell<bool>,
     /// A task awaiting this one.
     waiter: RefCell<Option<Waker>>,
+    /// The child's waker, to have the group look at it when cancelled. Set
+    /// when the child first waits (before that it is queued in its group or
+    /// being polled, and sees the request anyway), cleared when it is over,
+    /// so a kept handle does not keep the waker alive (and the group can
+    /// reuse it for another child).
+    child: RefCell<Option<Waker>>,
 }
 
 /// Where a child is in its life.
@@ -66,6 +70,7 @@ impl<T> TaskState<T> {
             outcome: RefCell::new(Outcome::Running),
             cancel_requested: Cell::new(false),
             waiter: RefCell::new(None),
+            child: RefCell::new(None),
         })
     }
 
@@ -74,12 +79,21 @@ impl<T> TaskState<T> {
         self.cancel_requested.get()
     }
 
+    /// Remembers the waker the child waits with (see `child`).
+    pub(crate) fn set_child_waker(&self, waker: &Waker) {
+        let mut child = self.child.borrow_mut();
+        if !child.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            *child = Some(waker.clone());
+        }
+    }
+
     /// Records the end of the child: a value, or `None` for failed.
     pub(crate) fn finish(&self, value: Option<T>) {
         *self.outcome.borrow_mut() = match value {
             Some(value) => Outcome::Done(value),
             None => Outcome::Failed,
         };
+        self.child.borrow_mut().take();
         self.wake_waiter();
     }
 
@@ -93,6 +107,7 @@ impl<T> TaskState<T> {
                 Outcome::Cancelled
             };
             drop(outcome);
+            self.child.borrow_mut().take();
             self.wake_waiter();
         }
     }
@@ -105,9 +120,9 @@ impl<T> TaskState<T> {
 }
 
 impl<T> Task<T> {
-    /// The handle of a child whose waker is `waker`.
-    pub(crate) fn new(state: Rc<TaskState<T>>, waker: Waker) -> Task<T> {
-        Task { state, waker }
+    /// The handle of the child that reports into `state`.
+    pub(crate) fn new(state: Rc<TaskState<T>>) -> Task<T> {
+        Task { state }
     }
 
     /// True once the child finished, failed or was cancelled.
@@ -138,7 +153,11 @@ impl<T> Task<T> {
     /// child.
     pub fn cancel(&self) {
         if !self.is_finished() && !self.state.cancel_requested.replace(true) {
-            self.waker.wake_by_ref();
+            // Cloned out first: waking must not hold the `RefCell` borrow.
+            let waker = self.state.child.borrow().clone();
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
     }
 }

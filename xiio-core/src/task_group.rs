@@ -14,6 +14,7 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use crate::ready_queue::{ChildWaker, ReadyQueue};
+use crate::runtime;
 use crate::task::{Task, TaskState};
 use crate::try_finally::{self, Orphan, Sink};
 
@@ -21,9 +22,15 @@ use crate::try_finally::{self, Orphan, Sink};
 const BODY: usize = usize::MAX;
 
 /// How many times one poll of a group drains its queue before it yields to
-/// the runtime (so fds and timers are looked at even while children keep
-/// waking each other).
+/// its parent. Inside `xiio::run` the run loop's poll budget (see
+/// `runtime::take_budget`) usually ends a poll first; this bounds a group
+/// polled by another executor.
 const ROUNDS: usize = 64;
+
+/// How many wakers of finished children a group keeps for reuse. A group
+/// that runs many short children then allocates one waker, not one per
+/// child; a handful covers children finishing one after another.
+const SPARE_WAKERS: usize = 16;
 
 /// A scope for concurrent tasks: the Rust form of the Python original's
 /// `async with TaskGroup() as tg:`, usually written with
@@ -92,6 +99,8 @@ struct Inner<'env, E> {
     children: RefCell<Slab<Option<Child<'env, E>>>>,
     /// Which children (and the body) were woken.
     queue: Arc<ReadyQueue>,
+    /// Wakers of finished children that nobody holds any more, for reuse.
+    spare_wakers: RefCell<Vec<(Waker, Arc<ChildWaker>)>>,
     /// Cleanups of dropped `try_finally`s waiting to become children.
     orphans: Sink,
     /// The first error or panic.
@@ -103,14 +112,21 @@ struct Inner<'env, E> {
     finished: Cell<bool>,
 }
 
+impl<E> Drop for Inner<'_, E> {
+    fn drop(&mut self) {
+        self.queue.close();
+    }
+}
+
 /// One child of a group.
 struct Child<'env, E> {
     /// What it runs.
     fut: ChildFuture<'env, E>,
-    /// Its waker, which queues it in the group.
-    waker: Waker,
-    /// The same waker, to clear its "queued" flag before a poll.
-    handle: Arc<ChildWaker>,
+    /// Its waker, which queues it in the group, and the same waker's
+    /// handle, to clear its "queued" flag before a poll. Made at the first
+    /// poll (until then the child sits in the queue and nobody can wake
+    /// it), from a spare if the group has one.
+    waker: Option<(Waker, Arc<ChildWaker>)>,
 }
 
 /// What a child runs.
@@ -192,6 +208,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
             body_waker,
             body_handle,
             keys: Vec::new(),
+            next: 0,
         }
         .await
     }
@@ -201,6 +218,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
             inner: Rc::new(Inner {
                 children: RefCell::new(Slab::new()),
                 queue: ReadyQueue::new(),
+                spare_wakers: RefCell::new(Vec::new()),
                 orphans: Sink::default(),
                 failure: RefCell::new(None),
                 cancelling: Cell::new(false),
@@ -231,13 +249,13 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
              add tasks from inside the group's body or its children"
         );
         let state = TaskState::new();
-        let child = run_child(fut, state.clone());
+        let child = run_child(fut, Reporter(state.clone()));
         if inner.cancelling.get() {
-            drop(child);
-            return Task::new(state, Waker::noop().clone());
+            drop(child); // its `Reporter` marks the handle cancelled
+            return Task::new(state);
         }
-        let waker = self.insert(ChildFuture::Task(Box::pin(child)));
-        Task::new(state, waker)
+        self.insert(ChildFuture::Task(Box::pin(child)));
+        Task::new(state)
     }
 
     /// The number of live children (finished ones are removed at once).
@@ -251,18 +269,13 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     }
 
     /// Stores a child and queues it, so it starts at the next poll.
-    fn insert(&self, fut: ChildFuture<'env, E>) -> Waker {
-        let mut children = self.inner.children.borrow_mut();
-        let entry = children.vacant_entry();
-        let (waker, handle) = ChildWaker::new(entry.key(), &self.inner.queue);
-        entry.insert(Some(Child {
-            fut,
-            waker: waker.clone(),
-            handle,
-        }));
-        drop(children);
-        waker.wake_by_ref();
-        waker
+    fn insert(&self, fut: ChildFuture<'env, E>) {
+        let key = self
+            .inner
+            .children
+            .borrow_mut()
+            .insert(Some(Child { fut, waker: None }));
+        self.inner.queue.push(key);
     }
 }
 
@@ -283,30 +296,46 @@ impl<E> fmt::Debug for TaskGroup<'_, E> {
     }
 }
 
+/// The child's side of its `Task` handle. Dropped before the child
+/// finished (even before its first poll, as an argument of `run_child`), it
+/// marks the handle cancelled.
+struct Reporter<T>(Rc<TaskState<T>>);
+
+impl<T> Drop for Reporter<T> {
+    fn drop(&mut self) {
+        self.0.dropped();
+    }
+}
+
 /// A child's whole life: runs `fut` unless cancelled, and reports into its
 /// `Task` handle.
 async fn run_child<F, E>(
     fut: F,
-    state: Rc<TaskState<<F::Output as TaskOutput<E>>::Ok>>,
+    reporter: Reporter<<F::Output as TaskOutput<E>>::Ok>,
 ) -> Result<(), E>
 where
     F: Future,
     F::Output: TaskOutput<E>,
 {
-    /// Tells the handle if the child is dropped before it finished.
-    struct OnDrop<'a, T>(&'a TaskState<T>);
-    impl<T> Drop for OnDrop<'_, T> {
-        fn drop(&mut self) {
-            self.0.dropped();
-        }
-    }
-    let _on_drop = OnDrop(&state);
+    let state = &*reporter.0;
     let mut fut = pin!(fut);
+    let mut waker_known = false;
     let output = std::future::poll_fn(|cx| {
         if state.cancel_requested() {
             return Poll::Ready(None);
         }
-        fut.as_mut().poll(cx).map(Some)
+        let poll = fut.as_mut().poll(cx).map(Some);
+        if poll.is_pending() && !waker_known {
+            // Only a child that waits needs its waker known to its handle
+            // (for `Task::cancel`); the group polls a child always with the
+            // same waker, so once is enough.
+            state.set_child_waker(cx.waker());
+            waker_known = true;
+            if state.cancel_requested() {
+                cx.waker().wake_by_ref(); // cancelled during this very poll
+            }
+        }
+        poll
     })
     .await;
     match output.map(TaskOutput::into_result) {
@@ -334,8 +363,11 @@ struct Drive<'g, 'env, E, T, B> {
     body_waker: Waker,
     /// The same, to clear its "queued" flag.
     body_handle: Arc<ChildWaker>,
-    /// Reused buffer for the keys taken from the queue.
+    /// Keys taken from the queue; those from `next` on are still to be
+    /// polled (left over when the poll budget ran out).
     keys: Vec<usize>,
+    /// The next key of `keys` to poll.
+    next: usize,
 }
 
 // Nothing in a `Drive` is pinned structurally (the body is boxed).
@@ -350,26 +382,45 @@ where
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, E>> {
         let this = &mut *self;
         let inner = this.group.inner.clone();
-        inner.queue.set_parent(cx.waker());
         let _sink = try_finally::collect_into(&inner.orphans);
         let mut keys = std::mem::take(&mut this.keys);
-        for _ in 0..ROUNDS {
-            inner.queue.take_into(&mut keys);
-            if keys.is_empty() {
-                break;
-            }
-            for &key in &keys {
-                if key == BODY {
-                    this.poll_body();
-                } else {
-                    this.poll_child(key);
+        let mut next = this.next;
+        // Wakes from here to `end_poll` do not wake our parent: we look at
+        // the queue again before returning.
+        inner.queue.begin_poll(cx.waker(), &mut keys);
+        let mut rounds = 1;
+        loop {
+            if next == keys.len() {
+                keys.clear();
+                next = 0;
+                this.adopt_orphans();
+                if rounds == ROUNDS {
+                    break;
                 }
+                inner.queue.take_into(&mut keys);
+                if keys.is_empty() {
+                    break;
+                }
+                rounds += 1;
             }
-            keys.clear();
-            this.adopt_orphans();
+            if !runtime::take_budget() {
+                break; // the rest of `keys` waits for the next poll
+            }
+            let key = keys[next];
+            next += 1;
+            if key == BODY {
+                this.poll_body();
+            } else {
+                this.poll_child(key);
+            }
         }
-        this.keys = keys;
+        // Cleanups orphaned by the last polls become children before the
+        // group decides whether it is done.
         this.adopt_orphans();
+        let more = next < keys.len();
+        this.keys = keys;
+        this.next = next;
+        inner.queue.end_poll(more);
         if !inner.children.borrow().is_empty() {
             return Poll::Pending;
         }
@@ -431,8 +482,18 @@ where
         let Some(mut child) = child else {
             return; // a stale wake of a child that is gone
         };
-        child.handle.clear();
-        let mut cx = Context::from_waker(&child.waker);
+        let (waker, handle) =
+            child
+                .waker
+                .get_or_insert_with(|| match inner.spare_wakers.borrow_mut().pop() {
+                    Some((waker, handle)) => {
+                        handle.reuse(key);
+                        (waker, handle)
+                    }
+                    None => ChildWaker::new(key, &inner.queue),
+                });
+        handle.clear();
+        let mut cx = Context::from_waker(waker);
         let polled = catch_unwind(AssertUnwindSafe(|| match &mut child.fut {
             ChildFuture::Task(fut) => fut.as_mut().poll(&mut cx),
             ChildFuture::Cleanup(fut) => fut.as_mut().poll(&mut cx).map(Ok),
@@ -442,7 +503,21 @@ where
             return;
         }
         inner.children.borrow_mut().remove(key);
-        drop(child);
+        let Child { fut, waker } = child;
+        // The future first: it may hold clones of the waker (in timers, fd
+        // waits) that its drop releases.
+        drop(fut);
+        if let Some((waker, handle)) = waker {
+            // No clone of this waker is left but our two (the `Waker` and
+            // its handle), so no stale wake can reach the child that reuses
+            // it.
+            if Arc::strong_count(&handle) == 2 && Arc::weak_count(&handle) == 0 {
+                let mut spare = inner.spare_wakers.borrow_mut();
+                if spare.len() < SPARE_WAKERS {
+                    spare.push((waker, handle));
+                }
+            }
+        }
         match polled {
             Ok(Poll::Ready(Err(e))) => self.fail(Failure::Error(e)),
             Err(payload) => self.fail(Failure::Panic(payload)),
@@ -485,6 +560,9 @@ where
 
     /// Turns orphaned cleanups into shielded children.
     fn adopt_orphans(&mut self) {
+        if self.group.inner.orphans.borrow().is_empty() {
+            return; // the common case, without touching the `Vec`
+        }
         loop {
             let orphans = std::mem::take(&mut *self.group.inner.orphans.borrow_mut());
             if orphans.is_empty() {

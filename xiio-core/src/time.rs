@@ -79,7 +79,10 @@ impl Future for Sleep {
             let Some(deadline) = this.deadline else {
                 return Poll::Pending;
             };
-            if rt.clock.now() >= deadline {
+            // A fired timer means the deadline passed, without reading the
+            // clock (the usual case: the poll after the timer woke us).
+            let fired = this.timer.as_ref().is_some_and(|t| t.fired(rt));
+            if fired || rt.clock.now() >= deadline {
                 this.timer = None;
                 return Poll::Ready(());
             }
