@@ -15,12 +15,9 @@ use util::{ms, since, yield_now};
 /// time jump here instead of hanging the test.
 const WATCHDOG: Duration = Duration::from_secs(3600);
 
-// BUG (uncommitted work in xiio-core/src/task_group.rs, poll budget): when
-// the run loop's budget ends a group's poll in the middle of its `keys`, the
-// next poll calls `ReadyQueue::begin_poll`, which swaps the queue's new keys
-// into the non-empty leftover `keys` and then indexes them with the old
-// `next`: "index out of bounds" (or, with enough new keys, skipped children:
-// lost wake-ups). See the report.
+// Regression: a poll budget that ended a group's poll in the middle of its
+// woken keys once lost the leftover keys' positions on the next poll ("index
+// out of bounds", or skipped children: lost wake-ups).
 #[xiio::test(mock_clock)]
 async fn a_group_with_more_ready_children_than_one_turn_polls_all_of_them() {
     // More children ready at the same moment than the run loop polls in one
@@ -55,7 +52,7 @@ async fn a_group_with_more_ready_children_than_one_turn_polls_all_of_them() {
     assert_eq!(since(start), ms(0));
 }
 
-// BUG: same cause as above.
+// Regression: the same, with the budget spent inside nested groups.
 #[xiio::test(mock_clock)]
 async fn nested_groups_with_more_ready_children_than_one_turn_poll_all_of_them() {
     let done = Cell::new(0u32);

@@ -926,13 +926,10 @@ async fn task_of_a_failed_child_is_finished_but_not_cancelled() {
     assert_eq!(task.take(), None);
 }
 
-// BUG: a child dropped before its first poll (here: a sibling fails in the
-// same round, before the group got to it) never reaches its `Task`: the
-// handle says "running" forever (`is_finished() == false`,
-// `is_cancelled() == false`) and awaiting it never returns. The guard that
-// reports a drop is created inside `run_child`'s async body, which never
-// started. (Fails on the committed core; the uncommitted `Reporter` change
-// in task_group.rs fixes it.)
+// Regression: a child dropped before its first poll (here: a sibling fails in
+// the same round, before the group got to it) once left its `Task` saying
+// "running" forever, because the guard that reports a drop lived inside the
+// child's async body, which never started.
 #[xiio::test(mock_clock)]
 async fn task_of_a_child_cancelled_before_it_started_reports_cancelled() {
     let handle: RefCell<Option<Task<u32>>> = RefCell::new(None);
@@ -961,8 +958,8 @@ async fn task_of_a_child_cancelled_before_it_started_reports_cancelled() {
     assert_eq!(since(start), ms(0));
 }
 
-// BUG: same cause as above: a task added while its group is cancelling is
-// dropped without running, but its handle says "running" forever.
+// Regression, same cause: a task added while its group is cancelling is
+// dropped without running, and its handle must say so.
 #[xiio::test(mock_clock)]
 async fn task_added_while_the_group_is_cancelling_reports_cancelled() {
     let late: std::rc::Rc<RefCell<Option<Task<()>>>> = Default::default();
