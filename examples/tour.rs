@@ -6,6 +6,7 @@
 
 use std::cell::RefCell;
 use std::io;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use xiio::{Condition, Promise, TaskGroup};
@@ -130,6 +131,39 @@ async fn main() -> io::Result<()> {
         let _ = tx.send_blocking("hello from a std thread");
     });
     say(start, format!("received {:?}", rx.recv().await));
+
+    println!("\n7. Blocking calls run in threads, processes on a pidfd; both are awaited.");
+    let (sum, output) = xiio::task_group!(|tg| {
+        let sum = tg.add_task(async {
+            Ok(xiio::in_thread(|| {
+                std::thread::sleep(ms(50)); // a blocking call
+                (1..=1000u64).sum::<u64>()
+            })
+            .await)
+        });
+        let mut echo = Command::new("sh");
+        echo.args(["-c", "sleep 0.05; echo hello from a child process"])
+            .stdout(Stdio::piped());
+        let output = xiio::run_process(&mut echo).await?;
+        Ok::<_, io::Error>((sum, output))
+    })?;
+    say(
+        start,
+        format!(
+            "thread computed {:?}; child printed {:?}",
+            sum.take(),
+            String::from_utf8_lossy(&output.stdout).trim()
+        ),
+    );
+    let stuck = xiio::timeout(
+        ms(50),
+        xiio::run_process(&mut Command::new("sleep").arg("10")),
+    )
+    .await;
+    say(
+        start,
+        format!("a 10 s child under a 50 ms timeout: {stuck:?} (killed and reaped)"),
+    );
 
     Ok(())
 }
