@@ -155,11 +155,7 @@ async fn main() -> io::Result<()> {
             String::from_utf8_lossy(&output.stdout).trim()
         ),
     );
-    let stuck = xiio::timeout(
-        ms(50),
-        xiio::run_process(&mut Command::new("sleep").arg("10")),
-    )
-    .await;
+    let stuck = xiio::timeout(ms(50), xiio::run_process(Command::new("sleep").arg("10"))).await;
     say(
         start,
         format!("a 10 s child under a 50 ms timeout: {stuck:?} (killed and reaped)"),
