@@ -403,20 +403,9 @@ enum Idle {
     Tasks,
 }
 
-/// Yields once to the scheduler (works on every runtime: it wakes itself).
-async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
+/// Yields once to the scheduler; xiio's own works on every runtime (it
+/// wakes itself).
+use xiio::yield_now;
 
 /// Polls every future once (so each registers its timer or fd with the
 /// runtime), counts itself as started, then never finishes: the futures stay

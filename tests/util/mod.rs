@@ -32,22 +32,9 @@ pub fn since(start: std::time::Instant) -> Duration {
     xiio::now() - start
 }
 
-/// Gives other tasks one turn: wakes itself and returns `Pending` once.
-///
-/// (A zero `xiio::sleep` is ready at once and does not yield.)
-pub async fn yield_now() {
-    let mut yielded = false;
-    poll_fn(|cx| {
-        if yielded {
-            Poll::Ready(())
-        } else {
-            yielded = true;
-            cx.waker().wake_by_ref();
-            Poll::Pending
-        }
-    })
-    .await
-}
+/// Gives other tasks one turn (the runtime's own, re-exported for the tests).
+#[allow(unused_imports)] // not every test file yields
+pub use xiio::yield_now;
 
 /// A future that is always ready to run again and never finishes: it wakes
 /// itself and returns `Pending` on every poll, counting its polls.

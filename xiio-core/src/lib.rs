@@ -47,6 +47,7 @@ mod thread_pool;
 mod time;
 mod timeout;
 mod try_finally;
+mod yield_now;
 
 pub use condition::{Condition, Fired, Wait};
 pub use gather::gather;
@@ -62,3 +63,4 @@ pub use thread_pool::{ThreadPool, in_thread};
 pub use time::{Sleep, sleep, sleep_until};
 pub use timeout::{TimeoutError, timeout, timeout_at};
 pub use try_finally::try_finally;
+pub use yield_now::yield_now;
