@@ -159,17 +159,24 @@ async fn written(path: &Path) {
     }
 }
 
+/// Runs `script` (which first writes its pid to `path`) as a child of a
+/// group, cancels it once the pid is written, and returns when it was
+/// cancelled; `xiio::run` returns only after the group reaped it.
+fn run_and_cancel(path: &Path, script: &str) -> Instant {
+    xiio::run(xiio::TaskGroup::scope(async |tg| {
+        let child = tg.add_task(async { xiio::run_process(&mut sh(script)).await });
+        written(path).await;
+        child.cancel();
+        Ok::<_, io::Error>(Instant::now())
+    }))
+    .unwrap()
+}
+
 #[test]
 fn no_zombie_after_a_cancelled_process() {
     let path = pid_file();
     let script = format!("echo $$ > {}; exec sleep 30", path.display());
-    let cancelled_at = xiio::run(xiio::TaskGroup::scope(async |tg| {
-        let child = tg.add_task(async { xiio::run_process(&mut sh(&script)).await });
-        written(&path).await;
-        child.cancel();
-        Ok::<_, io::Error>(Instant::now())
-    }))
-    .unwrap();
+    let cancelled_at = run_and_cancel(&path, &script);
     // The group waited for the cleanup; SIGTERM ended the child long
     // before its 30 s.
     assert!(cancelled_at.elapsed() < Duration::from_secs(10));
@@ -180,13 +187,7 @@ fn no_zombie_after_a_cancelled_process() {
 fn a_child_that_ignores_sigterm_is_killed_after_the_grace_period() {
     let path = pid_file();
     let script = format!("trap '' TERM; echo $$ > {}; exec sleep 30", path.display());
-    let cancelled_at = xiio::run(xiio::TaskGroup::scope(async |tg| {
-        let child = tg.add_task(async { xiio::run_process(&mut sh(&script)).await });
-        written(&path).await;
-        child.cancel();
-        Ok::<_, io::Error>(Instant::now())
-    }))
-    .unwrap();
+    let cancelled_at = run_and_cancel(&path, &script);
     let elapsed = cancelled_at.elapsed();
     // SIGTERM is ignored: SIGKILL after 1 s of grace; the group waited.
     assert!(elapsed >= Duration::from_millis(990), "{elapsed:?}");
