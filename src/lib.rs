@@ -67,6 +67,7 @@ pub use xiio_futures as compat;
 #[doc(hidden)]
 pub mod __private {
     //! Paths used by the macros' expansions, so users depend on `xiio` alone.
+    pub use xiio_core::__private::*;
     pub use xiio_core::{Builder, TaskGroup};
 }
 

@@ -6,61 +6,57 @@
 //!
 //! # Implementation
 //!
-//! - [`run`] drives one root future on the current thread. The root is a
-//!   [`TaskGroup`]; its waker (`Notifier`) sets a flag and, if the thread
-//!   sleeps in `epoll_wait`, writes to an eventfd (`mio::Waker`).
-//! - The reactor (`reactor.rs`) owns one `mio::Poll` and a timer map ordered
-//!   by `(deadline, id)`. Fds are registered only while a task waits on them,
-//!   and found by fd number when an event comes; timers are found by order.
-//!   No step scans every waiter, so a wake-up costs the same with 10,000 idle
-//!   fds and timers as with none.
-//! - Leaf futures ([`Condition`], [`sleep`], [`read()`], [`write()`]) register
-//!   with the reactor through RAII handles (`registration.rs`): dropping a
-//!   future (cancelling it) removes its registrations.
-//! - A [`TaskGroup`] keeps its children in a slab; each child has its own
-//!   waker that queues the child's key (`ready_queue.rs`), so the group polls
-//!   exactly the children that were woken.
-//! - Cancellation is a drop. [`try_finally`] hands a cleanup that was not
-//!   finished to the innermost group, which runs it as a shielded child.
-//! - A mock clock (`clock.rs`) jumps to the next deadline when nothing else
-//!   can happen; see [`Builder::mock_clock`].
+//! The crate is laid out by concept, one folder each (the public paths are
+//! flat: `xiio::Async`, `xiio::TaskGroup`, and `xiio::net::*`):
+//!
+//! - `runtime/`: [`run`] drives one root future on the current thread. The
+//!   root is a [`TaskGroup`]; its waker (`Notifier`) sets a flag and, if the
+//!   thread sleeps in `epoll_wait`, writes to an eventfd (`mio::Waker`). The
+//!   reactor owns one `mio::Poll`, an entry per fd found by fd number (the
+//!   epoll token), and a timer map ordered by `(deadline, id)`. No step
+//!   scans every waiter, so a wake-up costs the same with 10,000 idle fds
+//!   and timers as with none. A mock clock jumps to the next deadline when
+//!   nothing else can happen; see [`Builder::mock_clock`].
+//! - `fd/`: leaf futures on fds. A [`Condition`] (and [`read()`],
+//!   [`write()`] on borrowed fds) registers a *temporary* wait through an
+//!   RAII handle, removed when the future is dropped; the free functions
+//!   never change an fd's mode (per-call means instead: `MSG_DONTWAIT`,
+//!   `RWF_NOWAIT`, a second open file description). An [`Async`] owns its
+//!   fd: non-blocking once, registered once (edge-triggered, both
+//!   directions) for its whole life, with its readiness kept per direction
+//!   and cleared when an operation says `WouldBlock`.
+//! - `net/`: TCP, UDP and Unix sockets on [`Async`], happy-eyeballs
+//!   connect, and the futures-io / Stream impls.
+//! - `task/`: a [`TaskGroup`] keeps its children in a slab; each child has
+//!   its own waker that queues the child's key, so the group polls exactly
+//!   the children that were woken. Cancellation is a drop; [`try_finally`]
+//!   hands a cleanup that was not finished to the innermost group, which
+//!   runs it as a shielded child.
+//! - `time/`: [`sleep`] (a timer in the reactor) and [`timeout`].
+//! - `sys/`: the thread pool, child processes on pidfds, signals through
+//!   signal-hook.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
-mod clock;
-mod condition;
-mod gather;
-mod interest;
-mod io;
-mod notifier;
-mod process;
-mod promise;
-mod reactor;
-mod ready_queue;
-mod registration;
-mod runtime;
-mod signals;
-mod task;
-mod task_group;
-mod thread_pool;
-mod time;
-mod timeout;
-mod try_finally;
-mod yield_now;
+mod fd;
 
-pub use condition::{Condition, Fired, Wait};
-pub use gather::gather;
-pub use interest::Interest;
-pub use io::{read, write, write_all};
-pub use process::{ProcessError, check_status, run_process};
-pub use promise::{Promise, PromiseWait};
+mod runtime;
+mod sys;
+mod task;
+mod time;
+
+pub use fd::{Async, Condition, Fired, Interest, Wait, read, write, write_all};
 pub use runtime::{Builder, now, run};
-pub use signals::{Signals, signal, subscribe_signals};
-pub use task::Task;
-pub use task_group::{TaskGroup, TaskOutput};
-pub use thread_pool::{ThreadPool, in_thread};
-pub use time::{Sleep, sleep, sleep_until};
-pub use timeout::{TimeoutError, timeout, timeout_at};
-pub use try_finally::try_finally;
-pub use yield_now::yield_now;
+pub use sys::{
+    ProcessError, Signals, ThreadPool, check_status, in_thread, run_process, signal,
+    subscribe_signals,
+};
+pub use task::{Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, try_finally, yield_now};
+pub use time::{Sleep, TimeoutError, sleep, sleep_until, timeout, timeout_at};
+
+#[doc(hidden)]
+pub mod __private {
+    //! Introspection for xiio's own tests; not part of the API.
+    pub use crate::runtime::registered_fds;
+}

@@ -31,8 +31,8 @@ use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
 use crate::Interest;
-use crate::registration::FdWaiter;
 use crate::runtime;
+use crate::runtime::registration::FdWaiter;
 
 /// Signal numbers and names, so that users of [`subscribe_signals`] depend
 /// on `xiio` alone.

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::Interest;
-use crate::registration::{FdWaiter, Timer};
 use crate::runtime;
+use crate::runtime::registration::{FdWaiter, Timer};
 
 /// What a task waits for: any of some fds becoming readable or writable, or
 /// a deadline passing. Awaiting it says which fired.

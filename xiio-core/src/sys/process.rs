@@ -10,21 +10,21 @@
 
 use std::error::Error;
 use std::fmt;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus, Output};
 use std::time::Duration;
 
-use rustix::fs::{OFlags, fcntl_getfl, fcntl_setfl};
 use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
 use rustix::time::{
     Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
     timerfd_settime,
 };
 
-use crate::io::ready;
+use crate::fd::ready;
 use crate::runtime::OutsideWork;
-use crate::{Condition, Interest};
+use crate::{Async, Condition, Interest};
 
 /// How long a cancelled child gets between SIGTERM and SIGKILL.
 ///
@@ -135,14 +135,13 @@ async fn read_to_end(pipe: Option<OwnedFd>) -> io::Result<Vec<u8>> {
     let Some(pipe) = pipe else {
         return Ok(buf);
     };
-    // Our end of the pipe is ours alone (close-on-exec), so it can stay
-    // non-blocking, which spares `xiio::read` its per-call mode switch.
-    let flags = fcntl_getfl(&pipe)?;
-    fcntl_setfl(&pipe, flags | OFlags::NONBLOCK)?;
+    // Our end of the pipe is ours alone (close-on-exec), so it can be
+    // made non-blocking once, and registered once.
+    let pipe = Async::new(File::from(pipe))?;
     loop {
         let len = buf.len();
         buf.resize(len + CHUNK, 0);
-        let read = crate::read(&pipe, &mut buf[len..]).await;
+        let read = pipe.read_with(|mut pipe| pipe.read(&mut buf[len..])).await;
         match read {
             Ok(0) => {
                 buf.truncate(len);
@@ -192,7 +191,7 @@ impl Drop for Running {
         let _ = pidfd_send_signal(&pidfd, Signal::TERM);
         let work = self.work.take();
         let mut reaper = Reaper(Some(child));
-        crate::try_finally::adopt(Box::pin(async move {
+        crate::task::try_finally::adopt(Box::pin(async move {
             let _work = work;
             reaper.terminate(pidfd).await;
         }));

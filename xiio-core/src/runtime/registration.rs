@@ -6,8 +6,8 @@ use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Instant;
 
+use super::reactor::{TimerKey, WaiterKey};
 use crate::Interest;
-use crate::reactor::{TimerKey, WaiterKey};
 use crate::runtime::{self, Runtime};
 
 /// A registered wait for readiness on one fd.

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
+use super::clock::Clock;
+use super::notifier::Notifier;
+use super::reactor::Reactor;
 use crate::TaskGroup;
-use crate::clock::Clock;
-use crate::notifier::Notifier;
-use crate::reactor::Reactor;
 
 thread_local! {
     /// The runtime running on this thread, if any.
@@ -200,9 +200,28 @@ impl Drop for Enter {
 /// Calls `f` with the current runtime, or panics saying that `what` must
 /// run inside `xiio::run`.
 pub(crate) fn with<R>(what: &str, f: impl FnOnce(&Runtime) -> R) -> R {
-    try_with(f).unwrap_or_else(|| {
-        panic!("{what} must be awaited inside xiio::run, or wrapped in xiio::compat::on_executor")
-    })
+    try_with(f).unwrap_or_else(|| outside(what))
+}
+
+/// The current runtime, or a panic saying that `what` must run inside
+/// `xiio::run`.
+pub(crate) fn current(what: &str) -> Rc<Runtime> {
+    CURRENT
+        .with(|current| current.borrow().clone())
+        .unwrap_or_else(|| outside(what))
+}
+
+/// Panics unless called inside `xiio::run`, saying that `what` must be.
+#[inline]
+pub(crate) fn assert_inside(what: &str) {
+    if !CURRENT.with(|current| current.borrow().is_some()) {
+        outside(what)
+    }
+}
+
+#[cold]
+fn outside(what: &str) -> ! {
+    panic!("{what} must be awaited inside xiio::run, or wrapped in xiio::compat::on_executor")
 }
 
 /// Calls `f` with the current runtime, if there is one.
@@ -283,6 +302,17 @@ impl Runtime {
             self.turn(None);
             return;
         }
+        if self.reactor.borrow().has_fds() {
+            // Before time jumps, let the kernel finish what it may still be
+            // doing for us on this CPU (loopback packets are processed in
+            // softirq context, sometimes by a kernel thread that needs the
+            // CPU we hold), so "no fd is ready right now" is true.
+            std::thread::yield_now();
+            self.turn(Some(Duration::ZERO));
+            if self.notifier.is_woken() {
+                return;
+            }
+        }
         let next = self.reactor.borrow().next_deadline();
         match next {
             Some(deadline) => {
@@ -328,4 +358,10 @@ impl Runtime {
         // Give the (now empty) buffer back to reuse its allocation.
         self.reactor.borrow_mut().to_wake = wakers;
     }
+}
+
+/// The fds in the current runtime's epoll set (empty outside `xiio::run`),
+/// for tests that check that nothing is left registered.
+pub fn registered_fds() -> Vec<std::os::fd::RawFd> {
+    try_with(|rt| rt.reactor.borrow().registered_fds()).unwrap_or_default()
 }

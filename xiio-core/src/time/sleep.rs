@@ -5,8 +5,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::registration::Timer;
 use crate::runtime;
+use crate::runtime::registration::Timer;
 
 /// Waits until `duration` has passed on the runtime's clock.
 ///

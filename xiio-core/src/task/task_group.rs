@@ -13,10 +13,10 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
-use crate::ready_queue::{ChildWaker, ReadyQueue};
+use super::handle::{Task, TaskState};
+use super::ready_queue::{ChildWaker, ReadyQueue};
+use super::try_finally::{self, Orphan, Sink};
 use crate::runtime;
-use crate::task::{Task, TaskState};
-use crate::try_finally::{self, Orphan, Sink};
 
 /// The queue key of a group's body (children use their slab keys).
 const BODY: usize = usize::MAX;

@@ -1,9 +1,10 @@
 //! The reactor: one `mio::Poll` for fd readiness, an ordered map of
 //! deadlines for timers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -12,14 +13,15 @@ use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
 use crate::Interest;
+use crate::fd::source::Source;
 
 /// The token of the cross-thread `mio::Waker`; fd tokens are the fd numbers.
 pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 
 /// Fd readiness and timers of one runtime.
 ///
-/// Both are indexed, never scanned: an fd event finds its waiters through a
-/// hash map keyed by fd, a timer lives in a slab and its deadline in an
+/// Both are indexed, never scanned: an fd event finds its entry by fd
+/// number (the token), a timer lives in a slab and its deadline in an
 /// ordered map. So the cost of one wake-up does not grow with the number of
 /// other idle fds and timers (a timer costs O(log n) to add, to fire and to
 /// cancel, O(1) to drop once fired).
@@ -28,8 +30,11 @@ pub(crate) struct Reactor {
     poll: Poll,
     /// Reused buffer for `epoll_wait` results.
     events: Events,
-    /// Every fd some task waits on, with its waiters.
-    fds: HashMap<RawFd, FdEntry>,
+    /// Every fd in the epoll set, indexed by fd number (the kernel hands out
+    /// the lowest free numbers, so this stays dense).
+    fds: Vec<Option<FdEntry>>,
+    /// How many entries of `fds` are in use.
+    live_fds: usize,
     /// Live timers (pending or fired, until their `Timer` is dropped).
     timers: Slab<TimerEntry>,
     /// The slab keys of pending timers by (deadline, id); the id makes equal
@@ -45,16 +50,27 @@ pub(crate) struct Reactor {
     pub(crate) to_wake: Vec<Waker>,
 }
 
-/// One fd's registration with epoll, alive while any task waits on it.
+/// One fd's registration with epoll (always edge-triggered), of one of two
+/// kinds, or both at once:
 ///
-/// The registration is made (or re-armed with `EPOLL_CTL_MOD`) when a waiter
-/// arrives, and removed when the last one leaves. Re-arming on every new
-/// waiter makes epoll report the fd's current state again, so a wait never
-/// misses readiness that an earlier, edge-triggered event already reported.
+/// - persistent: an owning wrapper's [`Source`], registered for both
+///   directions from the first wait until the wrapper is dropped, which
+///   keeps its readiness itself (see `fd/source.rs`);
+/// - temporary: waits on a borrowed fd ([`Condition`](crate::Condition),
+///   `xiio::read` and the like). The registration is made (or re-armed
+///   with `EPOLL_CTL_MOD`) when a waiter arrives, and removed when the last
+///   one leaves, since the fd belongs to someone else and may be closed
+///   after the wait. Re-arming on every new waiter makes epoll report the
+///   fd's current state again, so a wait never misses readiness that an
+///   earlier edge already reported. A temporary wait on an fd that has a
+///   source (a `Condition` on a socket) shares the source's registration.
 struct FdEntry {
-    /// The union of the waiters' interests, as registered with epoll.
+    /// What is registered with epoll: the union of the waiters' interests,
+    /// or both directions for a source.
     interest: Interest,
-    /// The tasks waiting on this fd.
+    /// The persistent registration, if an owning wrapper made one.
+    source: Option<Rc<Source>>,
+    /// The temporary waits on this fd.
     waiters: Slab<Waiter>,
 }
 
@@ -102,7 +118,8 @@ impl Reactor {
         let reactor = Reactor {
             poll,
             events: Events::with_capacity(1024),
-            fds: HashMap::new(),
+            fds: Vec::new(),
+            live_fds: 0,
             timers: Slab::new(),
             deadlines: BTreeMap::new(),
             next_timer: 0,
@@ -127,24 +144,97 @@ impl Reactor {
             fired: Interest::NONE,
             waker: Some(waker.clone()),
         };
-        if let Some(entry) = self.fds.get_mut(&fd) {
+        if let Some(entry) = entry_mut(&mut self.fds, fd) {
             let wanted = entry.interest | interest;
             rearm(registry, fd, wanted)?;
             entry.interest = wanted;
             let index = entry.waiters.insert(waiter);
             return Ok(Some(WaiterKey { fd, index }));
         }
-        match registry.register(&mut SourceFd(&fd), Token(fd as usize), interest.to_mio()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+        if !register(registry, fd, interest)? {
+            return Ok(None);
         }
         let mut waiters = Slab::new();
         let index = waiters.insert(waiter);
-        self.fds.insert(fd, FdEntry { interest, waiters });
+        self.insert_entry(
+            fd,
+            FdEntry {
+                interest,
+                source: None,
+                waiters,
+            },
+        );
         Ok(Some(WaiterKey { fd, index }))
+    }
+
+    /// Registers an owning wrapper's source for both directions. Returns
+    /// false for an fd that epoll refuses because it is always ready.
+    pub(crate) fn register_source(&mut self, source: &Rc<Source>) -> io::Result<bool> {
+        let fd = source.fd();
+        let both = Interest::READABLE | Interest::WRITABLE;
+        let registry = self.poll.registry();
+        if let Some(entry) = entry_mut(&mut self.fds, fd) {
+            // Temporary waiters got there first (a `Condition` on the fd).
+            rearm(registry, fd, both)?;
+            entry.interest = both;
+            entry.source = Some(source.clone());
+            return Ok(true);
+        }
+        if !register(registry, fd, both)? {
+            return Ok(false);
+        }
+        self.insert_entry(
+            fd,
+            FdEntry {
+                interest: both,
+                source: Some(source.clone()),
+                waiters: Slab::new(),
+            },
+        );
+        Ok(true)
+    }
+
+    /// Removes a source's registration, before its owner closes the fd.
+    pub(crate) fn deregister_source(&mut self, fd: RawFd) {
+        let Some(entry) = entry_mut(&mut self.fds, fd) else {
+            return;
+        };
+        entry.source = None;
+        if entry.waiters.is_empty() {
+            self.remove_entry(fd);
+        }
+    }
+
+    fn insert_entry(&mut self, fd: RawFd, entry: FdEntry) {
+        let index = fd as usize;
+        if self.fds.len() <= index {
+            self.fds.resize_with(index + 1, || None);
+        }
+        self.fds[index] = Some(entry);
+        self.live_fds += 1;
+    }
+
+    /// Forgets an fd and takes it out of the epoll set. Fails harmlessly
+    /// if the fd was closed meanwhile: closing already removed it.
+    fn remove_entry(&mut self, fd: RawFd) {
+        if let Some(slot) = self.fds.get_mut(fd as usize) {
+            if slot.take().is_some() {
+                self.live_fds -= 1;
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd));
+            }
+        }
+    }
+
+    /// The fds in the epoll set, in ascending order.
+    pub(crate) fn registered_fds(&self) -> Vec<RawFd> {
+        let fds = self.fds.iter().enumerate();
+        fds.filter_map(|(fd, entry)| entry.as_ref().map(|_| fd as RawFd))
+            .collect()
+    }
+
+    /// True if any fd is in the epoll set.
+    pub(crate) fn has_fds(&self) -> bool {
+        self.live_fds > 0
     }
 
     /// What has fired for a waiter so far.
@@ -154,10 +244,7 @@ impl Reactor {
 
     /// Sets the waker a waiter wakes next.
     pub(crate) fn set_waker(&mut self, key: WaiterKey, waker: &Waker) {
-        if let Some(w) = self
-            .fds
-            .get_mut(&key.fd)
-            .and_then(|e| e.waiters.get_mut(key.index))
+        if let Some(w) = entry_mut(&mut self.fds, key.fd).and_then(|e| e.waiters.get_mut(key.index))
         {
             match &w.waker {
                 Some(old) if old.will_wake(waker) => {}
@@ -168,20 +255,21 @@ impl Reactor {
 
     /// Ends a wait; the last waiter of an fd removes its registration.
     pub(crate) fn remove_waiter(&mut self, key: WaiterKey) {
-        let Some(entry) = self.fds.get_mut(&key.fd) else {
+        let Some(entry) = entry_mut(&mut self.fds, key.fd) else {
             return;
         };
         entry.waiters.try_remove(key.index);
-        if entry.waiters.is_empty() {
-            self.fds.remove(&key.fd);
-            // Fails harmlessly if the fd was closed meanwhile: closing
-            // already removed it from epoll.
-            let _ = self.poll.registry().deregister(&mut SourceFd(&key.fd));
+        if entry.waiters.is_empty() && entry.source.is_none() {
+            self.remove_entry(key.fd);
         }
     }
 
     fn waiter(&self, key: WaiterKey) -> Option<&Waiter> {
-        self.fds.get(&key.fd)?.waiters.get(key.index)
+        self.fds
+            .get(key.fd as usize)?
+            .as_ref()?
+            .waiters
+            .get(key.index)
     }
 
     /// Adds a timer that wakes `waker` at `deadline`.
@@ -261,17 +349,22 @@ impl Reactor {
             if event.token() == WAKER_TOKEN {
                 continue;
             }
-            let Some(entry) = self.fds.get_mut(&(event.token().0 as RawFd)) else {
+            let Some(Some(entry)) = self.fds.get_mut(event.token().0) else {
                 continue;
             };
             // An error or a hang-up makes the fd "ready" for both: the next
             // read or write returns the error or end-of-file at once.
+            let read_closed = event.is_read_closed() || event.is_error();
+            let write_closed = event.is_write_closed() || event.is_error();
             let mut ready = Interest::NONE;
-            if event.is_readable() || event.is_read_closed() || event.is_error() {
+            if event.is_readable() || read_closed {
                 ready = ready | Interest::READABLE;
             }
-            if event.is_writable() || event.is_write_closed() || event.is_error() {
+            if event.is_writable() || write_closed {
                 ready = ready | Interest::WRITABLE;
+            }
+            if let Some(source) = &entry.source {
+                source.fire(ready, read_closed, write_closed, &mut self.to_wake);
             }
             for (_, waiter) in entry.waiters.iter_mut() {
                 let hit = waiter.interest.and(ready);
@@ -282,6 +375,21 @@ impl Reactor {
             }
         }
         Ok(())
+    }
+}
+
+/// The entry of `fd`, if it has one.
+fn entry_mut(fds: &mut [Option<FdEntry>], fd: RawFd) -> Option<&mut FdEntry> {
+    fds.get_mut(fd as usize)?.as_mut()
+}
+
+/// Adds an fd to the epoll set; false if epoll refuses it because it is
+/// always ready (a regular file: `EPERM`).
+fn register(registry: &Registry, fd: RawFd, interest: Interest) -> io::Result<bool> {
+    match registry.register(&mut SourceFd(&fd), Token(fd as usize), interest.to_mio()) {
+        Ok(()) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -1,0 +1,322 @@
+//! Reading and writing an fd that xiio does not own, without blocking the
+//! thread and without changing the fd's mode.
+//!
+//! `O_NONBLOCK` belongs to the open file description, which every dup of
+//! the fd shares, in every thread and every child process that inherited
+//! it (a terminal's stdin and stdout, a pipe passed to a child). Switching
+//! it on, even for the length of one call, makes a concurrent blocking
+//! `write(2)` elsewhere fail with `EAGAIN`. So these functions never touch
+//! it. Instead each call picks a per-call means that cannot block even when
+//! another thread or process races for the same data or room (readiness
+//! alone is not enough: between "readable" and `read(2)` someone else may
+//! take the data):
+//!
+//! 1. sockets: `recv`/`send` with `MSG_DONTWAIT`;
+//! 2. regular files, block devices: a plain call (epoll refuses them; they
+//!    never wait for a peer);
+//! 3. pipes, FIFOs and anything else: `preadv2`/`pwritev2` with
+//!    `RWF_NOWAIT`, where the kernel honours it (pipes since Linux 5.x);
+//! 4. otherwise, if the fd is non-blocking already, a plain call;
+//! 5. otherwise, for FIFOs and terminals, a second open file description of
+//!    the same file, opened non-blocking through `/proc/self/fd` for the
+//!    length of the call;
+//! 6. otherwise (an eventfd or a device in blocking mode), waiting for
+//!    readiness and then a plain call, which can block if another reader
+//!    races for the same data: wrap such an fd in [`Async`](crate::Async).
+//!
+//! This costs an `fstat` per call (and an `open`/`close` in case 5): fine
+//! for one-off use of stdin or a pipe. Fds used for long, such as sockets,
+//! belong in an owning wrapper (`Async`, the `net` types), which sets
+//! `O_NONBLOCK` once and keeps one epoll registration.
+
+use std::future::poll_fn;
+use std::io::{self, IoSlice, IoSliceMut, IsTerminal};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::task::Poll;
+
+use rustix::fs::{FileType, Mode, OFlags, fcntl_getfl, fstat, major, minor};
+use rustix::io::{Errno, ReadWriteFlags};
+use rustix::net::{RecvFlags, SendFlags};
+
+use crate::Interest;
+use crate::runtime;
+use crate::runtime::registration::FdWaiter;
+
+/// Reads up to `buf.len()` bytes from `fd`: the count read, `0` at
+/// end-of-file.
+///
+/// Works on any fd as std hands it out (stdin, pipes, sockets, files), in
+/// blocking mode or not, never blocks the thread, and never changes the
+/// fd's mode (`O_NONBLOCK` is shared with every dup of the fd, in other
+/// threads and in child processes). While no data is there, the task waits
+/// on the reactor. Each call uses a means that cannot block even when
+/// another thread or process races for the same data: `MSG_DONTWAIT` on a
+/// socket, `RWF_NOWAIT` on a pipe (Linux 5.x and later), a second,
+/// non-blocking open file description of a FIFO or terminal (through
+/// `/proc/self/fd`), a plain read on a regular file or on an fd that is
+/// non-blocking already. For an fd none of these apply to (an eventfd in
+/// blocking mode), it waits for readiness and then reads, which could block
+/// if another reader took the data first: wrap such an fd in
+/// [`Async`](crate::Async), which is also cheaper for an fd used for long
+/// (this function costs an `fstat` per call).
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Write;
+///
+/// xiio::run(async {
+///     let (reader, mut writer) = std::io::pipe()?;
+///     writer.write_all(b"hi")?;
+///     let mut buf = [0; 16];
+///     let n = xiio::read(&reader, &mut buf).await?;
+///     assert_eq!(&buf[..n], b"hi");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// When polled outside `xiio::run`.
+pub async fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
+    let fd = fd.as_fd();
+    retry(fd, Access::Read, "xiio::read", |way, fd| way.read(fd, buf)).await
+}
+
+/// Writes some of `buf` to `fd`: the count written.
+///
+/// Never blocks the thread and never changes the fd's mode; see [`read`].
+/// Writing to a pipe whose reader is gone gives `BrokenPipe`.
+///
+/// # Panics
+///
+/// When polled outside `xiio::run`.
+pub async fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
+    let fd = fd.as_fd();
+    retry(fd, Access::Write, "xiio::write", |way, fd| {
+        way.write(fd, buf)
+    })
+    .await
+}
+
+/// Writes all of `buf` to `fd`, waiting for room as needed.
+///
+/// # Examples
+///
+/// ```
+/// use std::io::Read;
+///
+/// xiio::run(async {
+///     let (mut reader, writer) = std::io::pipe()?;
+///     xiio::write_all(&writer, b"hello").await?;
+///     drop(writer);
+///     let mut text = String::new();
+///     reader.read_to_string(&mut text)?;
+///     assert_eq!(text, "hello");
+///     Ok::<_, std::io::Error>(())
+/// })?;
+/// # Ok::<_, std::io::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// When polled outside `xiio::run`.
+pub async fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
+    let fd = fd.as_fd();
+    // One choice of means for the whole buffer, not one per chunk.
+    let mut way = None;
+    while !buf.is_empty() {
+        let n = retry_with(fd, Access::Write, "xiio::write_all", &mut way, |way, fd| {
+            way.write(fd, buf)
+        })
+        .await?;
+        match n {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// Whether a call reads or writes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+impl Access {
+    fn interest(self) -> Interest {
+        match self {
+            Access::Read => Interest::READABLE,
+            Access::Write => Interest::WRITABLE,
+        }
+    }
+}
+
+/// How one call reads or writes a borrowed fd without blocking; see the
+/// module docs for the order in which they are tried.
+enum Way {
+    /// `recv`/`send` with `MSG_DONTWAIT`.
+    Socket,
+    /// A plain call on an fd that never waits for a peer (regular file,
+    /// block device, directory).
+    File,
+    /// `preadv2`/`pwritev2` with `RWF_NOWAIT`.
+    NoWait,
+    /// A plain call on an fd that is non-blocking already.
+    NonBlocking,
+    /// A plain call on a non-blocking open file description of the same
+    /// file, opened for this call.
+    Reopened(OwnedFd),
+    /// A plain call once the fd is ready; see the module docs.
+    ReadinessOnly,
+}
+
+/// What a `Way` returned: done, or wait for readiness and call again.
+type Step<T> = Result<T, Errno>;
+
+impl Way {
+    /// Picks the first means for `fd`; `NoWait` may fall back later.
+    fn of(fd: BorrowedFd<'_>) -> io::Result<Way> {
+        let stat = fstat(fd)?;
+        Ok(match FileType::from_raw_mode(stat.st_mode) {
+            FileType::Socket => Way::Socket,
+            FileType::RegularFile | FileType::BlockDevice | FileType::Directory => Way::File,
+            _ => Way::NoWait,
+        })
+    }
+
+    /// The means to use once `RWF_NOWAIT` turned out to be unsupported.
+    fn fallback(fd: BorrowedFd<'_>, access: Access) -> io::Result<Way> {
+        if fcntl_getfl(fd)?.contains(OFlags::NONBLOCK) {
+            return Ok(Way::NonBlocking);
+        }
+        if reopenable(fd)? {
+            let mode = match access {
+                Access::Read => OFlags::RDONLY,
+                Access::Write => OFlags::WRONLY,
+            };
+            let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+            let flags = mode | OFlags::NONBLOCK | OFlags::NOCTTY | OFlags::CLOEXEC;
+            match rustix::fs::open(path, flags, Mode::empty()) {
+                Ok(reopened) => return Ok(Way::Reopened(reopened)),
+                // A FIFO opened for writing without a reader: what a write
+                // to the original would say.
+                Err(Errno::NXIO) if access == Access::Write => {
+                    return Err(io::ErrorKind::BrokenPipe.into());
+                }
+                // No /proc, or no permission on the file: the last resort.
+                Err(_) => {}
+            }
+        }
+        Ok(Way::ReadinessOnly)
+    }
+
+    fn read(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> Step<usize> {
+        match self {
+            Way::Socket => rustix::net::recv(fd, &mut *buf, RecvFlags::DONTWAIT).map(|(n, _)| n),
+            Way::File | Way::NonBlocking | Way::ReadinessOnly => rustix::io::read(fd, buf),
+            Way::NoWait => rustix::io::preadv2(
+                fd,
+                &mut [IoSliceMut::new(buf)],
+                u64::MAX, // the current position, as read(2)
+                ReadWriteFlags::NOWAIT,
+            ),
+            Way::Reopened(own) => rustix::io::read(own, buf),
+        }
+    }
+
+    fn write(&self, fd: BorrowedFd<'_>, buf: &[u8]) -> Step<usize> {
+        match self {
+            Way::Socket => rustix::net::send(fd, buf, SendFlags::DONTWAIT | SendFlags::NOSIGNAL),
+            Way::File | Way::NonBlocking | Way::ReadinessOnly => rustix::io::write(fd, buf),
+            Way::NoWait => {
+                rustix::io::pwritev2(fd, &[IoSlice::new(buf)], u64::MAX, ReadWriteFlags::NOWAIT)
+            }
+            Way::Reopened(own) => rustix::io::write(own, buf),
+        }
+    }
+}
+
+/// True for fds that can safely get a second open file description through
+/// `/proc/self/fd`: FIFOs (pipes included) and terminals, but not a pty
+/// master, whose reopening would make a new pty.
+fn reopenable(fd: BorrowedFd<'_>) -> io::Result<bool> {
+    let stat = fstat(fd)?;
+    Ok(match FileType::from_raw_mode(stat.st_mode) {
+        FileType::Fifo => true,
+        FileType::CharacterDevice => {
+            let (maj, min) = (major(stat.st_rdev), minor(stat.st_rdev));
+            // 5:2 is /dev/ptmx; major 2 the old BSD pty masters.
+            let pty_master = (maj, min) == (5, 2) || maj == 2;
+            fd.is_terminal() && !pty_master
+        }
+        _ => false,
+    })
+}
+
+/// Runs `op` with a fresh choice of means until it does not say "would
+/// block", waiting for `access` on `fd` in between.
+async fn retry<T>(
+    fd: BorrowedFd<'_>,
+    access: Access,
+    what: &str,
+    op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
+) -> io::Result<T> {
+    retry_with(fd, access, what, &mut None, op).await
+}
+
+/// [`retry`] with a choice of means kept by the caller (`None`: not made
+/// yet), so that a loop of calls makes it once.
+async fn retry_with<T>(
+    fd: BorrowedFd<'_>,
+    access: Access,
+    what: &str,
+    way: &mut Option<Way>,
+    mut op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
+) -> io::Result<T> {
+    runtime::assert_inside(what);
+    let interest = access.interest();
+    loop {
+        let current = match way {
+            Some(way) => way,
+            None => way.insert(Way::of(fd)?),
+        };
+        if matches!(current, Way::ReadinessOnly) {
+            ready(fd, interest, what).await?;
+        }
+        match op(current, fd) {
+            Err(Errno::AGAIN) => ready(fd, interest, what).await?,
+            Err(Errno::INTR) => {}
+            // No `RWF_NOWAIT` for this file (or this kernel).
+            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS)
+                if matches!(current, Way::NoWait) =>
+            {
+                *way = Some(Way::fallback(fd, access)?);
+            }
+            other => return other.map_err(io::Error::from),
+        }
+    }
+}
+
+/// Waits until `fd` is ready for `interest` (or in error).
+pub(crate) async fn ready(fd: BorrowedFd<'_>, interest: Interest, what: &str) -> io::Result<()> {
+    let mut waiter: Option<FdWaiter> = None;
+    poll_fn(|cx| {
+        runtime::with(what, |rt| {
+            if waiter.is_none() {
+                waiter = Some(FdWaiter::new(rt, fd.as_raw_fd(), interest, cx.waker())?);
+            }
+            let w = waiter.as_ref().expect("registered above");
+            if w.fired(rt, interest).is_empty() {
+                w.set_waker(rt, cx.waker());
+                Poll::Pending
+            } else {
+                Poll::Ready(Ok(()))
+            }
+        })
+    })
+    .await
+}

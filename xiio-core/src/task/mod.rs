@@ -1,0 +1,25 @@
+//! Tasks and their groups: structured concurrency.
+//!
+//! - `task_group.rs`: [`TaskGroup`], which owns its children, polls exactly
+//!   the woken ones, and cancels them all on the first failure.
+//! - `handle.rs`: [`Task`], the handle to one child and its value.
+//! - `ready_queue.rs`: per-child wakers and the queue they push to.
+//! - `try_finally.rs`: cleanups that survive cancellation, adopted by the
+//!   innermost group.
+//! - `gather.rs`, `promise.rs`, `yield_now.rs`: small tools built on the
+//!   above.
+
+mod gather;
+mod handle;
+mod promise;
+mod ready_queue;
+mod task_group;
+pub(crate) mod try_finally;
+mod yield_now;
+
+pub use gather::gather;
+pub use handle::Task;
+pub use promise::{Promise, PromiseWait};
+pub use task_group::{TaskGroup, TaskOutput};
+pub use try_finally::try_finally;
+pub use yield_now::yield_now;

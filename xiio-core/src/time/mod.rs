@@ -1,0 +1,12 @@
+//! Time: sleeping until a deadline, and cancelling by deadline.
+//!
+//! - `sleep.rs`: [`sleep`], [`sleep_until`] and their future [`Sleep`], a
+//!   timer in the reactor.
+//! - `timeout.rs`: [`timeout`], [`timeout_at`]: a future and a timer in one
+//!   small task group.
+
+mod sleep;
+mod timeout;
+
+pub use sleep::{Sleep, sleep, sleep_until};
+pub use timeout::{TimeoutError, timeout, timeout_at};
