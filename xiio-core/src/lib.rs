@@ -40,7 +40,7 @@
 #![doc(test(attr(deny(warnings))))]
 
 mod fd;
-
+pub mod net;
 mod runtime;
 mod sys;
 mod task;

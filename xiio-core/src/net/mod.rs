@@ -1,0 +1,67 @@
+//! Sockets: TCP, UDP and Unix, each an owning wrapper on [`Async`].
+//!
+//! Every socket here is non-blocking from the start and registered with
+//! the reactor once for its whole life (see [`Async`]): reading data that
+//! is there costs one `read(2)`, and waiting for more costs no syscall of
+//! its own, only the run loop's shared `epoll_wait`.
+//!
+//! - [`TcpListener`] (with [`ListenOptions`] for `SO_REUSEPORT` and the
+//!   backlog) and [`TcpStream`]; [`TcpConnector`] connects to a host with
+//!   several addresses as RFC 8305 ("happy eyeballs") says.
+//! - [`UdpSocket`].
+//! - [`UnixListener`], [`UnixStream`], [`UnixDatagram`]: paths and Linux's
+//!   abstract namespace.
+//!
+//! The stream types implement `futures_io::AsyncRead` and `AsyncWrite`, for
+//! the type and for a shared reference to it, and the listeners'
+//! [`incoming`](TcpListener::incoming) connections are a
+//! `futures_core::Stream`: crates built on futures-io work with them as
+//! they are.
+//!
+//! Bad input and peers behave as the OS says: a reset connection gives
+//! `ConnectionReset` to every task waiting on it, a closed one gives
+//! end-of-file (`Ok(0)`), nothing panics or hangs.
+//!
+//! # Examples
+//!
+//! ```
+//! use xiio::net::{TcpListener, TcpStream};
+//!
+//! xiio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     xiio::task_group!(|tg| {
+//!         tg.add_task(async {
+//!             let (stream, _) = listener.accept().await?;
+//!             stream.write_all(b"hello").await
+//!         });
+//!         let stream = TcpStream::connect(addr).await?;
+//!         let mut buf = [0; 5];
+//!         stream.read(&mut buf).await?;
+//!         assert_eq!(&buf, b"hello");
+//!         Ok::<_, std::io::Error>(())
+//!     })
+//! })?;
+//! # Ok::<_, std::io::Error>(())
+//! ```
+//!
+//! [`Async`]: crate::Async
+
+mod addrs;
+mod connect;
+pub(crate) mod stream;
+mod tcp_listener;
+mod tcp_stream;
+mod udp_socket;
+mod unix_datagram;
+mod unix_listener;
+mod unix_stream;
+
+pub use addrs::ToSocketAddrs;
+pub use connect::{ConnectError, TcpConnector};
+pub use tcp_listener::{Incoming, ListenOptions, TcpListener};
+pub use tcp_stream::TcpStream;
+pub use udp_socket::UdpSocket;
+pub use unix_datagram::UnixDatagram;
+pub use unix_listener::{UnixIncoming, UnixListener};
+pub use unix_stream::UnixStream;

@@ -1,0 +1,201 @@
+//! What TCP and Unix stream sockets share: reads and writes on an
+//! `Async` socket that clear readiness after a short read or write, and the
+//! futures-io impls for the stream types and references to them.
+//!
+//! A stream socket that returns fewer bytes than asked for has drained its
+//! receive buffer (and one that takes fewer bytes than offered has filled
+//! its send buffer): any data that arrives later is a new epoll edge. So the
+//! readiness of that direction is cleared at once, and the next read waits
+//! for the edge instead of making a `read(2)` that says `EAGAIN`. An echo
+//! costs one `read` and one `write` per message. (Not so for datagrams, a
+//! listener or a terminal, where one read takes one datagram, connection or
+//! line out of several.) End-of-file and errors are sticky (see
+//! `fd/source.rs`), so a short read before the peer's FIN never hides it.
+
+use std::io::{self, IoSlice, IoSliceMut, Read, Write};
+use std::os::fd::AsFd;
+use std::task::{Context, Poll};
+
+use crate::Async;
+use crate::fd::source::Direction;
+
+/// Reads into `buf`, waiting for data.
+pub(crate) async fn read<S: AsFd>(io: &Async<S>, buf: &mut [u8]) -> io::Result<usize>
+where
+    for<'a> &'a S: Read,
+{
+    let len = buf.len();
+    let n = io.read_with(|mut s| s.read(buf)).await?;
+    drained(io, n, len);
+    Ok(n)
+}
+
+/// Writes some of `buf`, waiting for room.
+pub(crate) async fn write<S: AsFd>(io: &Async<S>, buf: &[u8]) -> io::Result<usize>
+where
+    for<'a> &'a S: Write,
+{
+    let n = io.write_with(|mut s| s.write(buf)).await?;
+    filled(io, n, buf.len());
+    Ok(n)
+}
+
+/// Writes all of `buf`.
+pub(crate) async fn write_all<S: AsFd>(io: &Async<S>, mut buf: &[u8]) -> io::Result<()>
+where
+    for<'a> &'a S: Write,
+{
+    while !buf.is_empty() {
+        match write(io, buf).await? {
+            0 => return Err(io::ErrorKind::WriteZero.into()),
+            n => buf = &buf[n..],
+        }
+    }
+    Ok(())
+}
+
+/// `AsyncRead::poll_read`.
+pub(crate) fn poll_read<S: AsFd>(
+    io: &Async<S>,
+    cx: &mut Context<'_>,
+    buf: &mut [u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Read,
+{
+    let len = buf.len();
+    let poll = io.poll_read_with(cx, |mut s| s.read(buf));
+    if let Poll::Ready(Ok(n)) = poll {
+        drained(io, n, len);
+    }
+    poll
+}
+
+/// `AsyncRead::poll_read_vectored`.
+pub(crate) fn poll_read_vectored<S: AsFd>(
+    io: &Async<S>,
+    cx: &mut Context<'_>,
+    bufs: &mut [IoSliceMut<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Read,
+{
+    let len = bufs.iter().map(|b| b.len()).sum();
+    let poll = io.poll_read_with(cx, |mut s| s.read_vectored(bufs));
+    if let Poll::Ready(Ok(n)) = poll {
+        drained(io, n, len);
+    }
+    poll
+}
+
+/// `AsyncWrite::poll_write`.
+pub(crate) fn poll_write<S: AsFd>(
+    io: &Async<S>,
+    cx: &mut Context<'_>,
+    buf: &[u8],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Write,
+{
+    let poll = io.poll_write_with(cx, |mut s| s.write(buf));
+    if let Poll::Ready(Ok(n)) = poll {
+        filled(io, n, buf.len());
+    }
+    poll
+}
+
+/// `AsyncWrite::poll_write_vectored`.
+pub(crate) fn poll_write_vectored<S: AsFd>(
+    io: &Async<S>,
+    cx: &mut Context<'_>,
+    bufs: &[IoSlice<'_>],
+) -> Poll<io::Result<usize>>
+where
+    for<'a> &'a S: Write,
+{
+    let len = bufs.iter().map(|b| b.len()).sum();
+    let poll = io.poll_write_with(cx, |mut s| s.write_vectored(bufs));
+    if let Poll::Ready(Ok(n)) = poll {
+        filled(io, n, len);
+    }
+    poll
+}
+
+/// After a read of `n` of `len` bytes: a short read drained the buffer.
+fn drained<S: AsFd>(io: &Async<S>, n: usize, len: usize) {
+    if n > 0 && n < len {
+        io.drained(Direction::Read);
+    }
+}
+
+/// After a write of `n` of `len` bytes: a short write filled the buffer.
+fn filled<S: AsFd>(io: &Async<S>, n: usize, len: usize) {
+    if n > 0 && n < len {
+        io.drained(Direction::Write);
+    }
+}
+
+/// Implements futures-io's `AsyncRead` and `AsyncWrite` for a stream type
+/// (with an `io: Async<_>` field and a `shutdown` method) and for shared
+/// references to it, so that two tasks can read and write one stream at
+/// once. Closing shuts the write half down: the peer reads end-of-file.
+macro_rules! impl_stream_traits {
+    ($ty:ty) => {
+        impl_stream_traits!(@impl $ty);
+        impl_stream_traits!(@impl &$ty);
+    };
+    (@impl $ty:ty) => {
+        impl futures_io::AsyncRead for $ty {
+            fn poll_read(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &mut [u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream::poll_read(&self.io, cx, buf)
+            }
+
+            fn poll_read_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &mut [std::io::IoSliceMut<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream::poll_read_vectored(&self.io, cx, bufs)
+            }
+        }
+
+        impl futures_io::AsyncWrite for $ty {
+            fn poll_write(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                buf: &[u8],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream::poll_write(&self.io, cx, buf)
+            }
+
+            fn poll_write_vectored(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+                bufs: &[std::io::IoSlice<'_>],
+            ) -> std::task::Poll<std::io::Result<usize>> {
+                $crate::net::stream::poll_write_vectored(&self.io, cx, bufs)
+            }
+
+            fn poll_flush(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                // A socket has no user-space buffer to flush.
+                std::task::Poll::Ready(Ok(()))
+            }
+
+            fn poll_close(
+                self: std::pin::Pin<&mut Self>,
+                _: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<std::io::Result<()>> {
+                std::task::Poll::Ready(self.shutdown(std::net::Shutdown::Write))
+            }
+        }
+    };
+}
+
+pub(crate) use impl_stream_traits;
