@@ -4,6 +4,8 @@
 //! uses every helper.
 #![allow(dead_code)]
 
+pub mod net;
+
 use std::any::Any;
 use std::cell::{Cell, RefCell};
 use std::future::{Future, poll_fn};
