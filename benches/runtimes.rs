@@ -42,6 +42,15 @@ const YIELDS: usize = 1_000_000;
 const WAKEUP_WAKEUPS: usize = 200_000;
 /// Idle timers, fds or tasks in case 4.
 const IDLE_N: usize = 10_000;
+/// Messages echoed in each run of case 5, spread over the connections.
+const ECHO_MESSAGES: usize = 20_000;
+/// The size of one echoed message.
+const ECHO_SIZE: usize = 64;
+/// The connection counts of case 5.
+const ECHO_CONNS: [usize; 3] = [1, 100, 1000];
+/// Messages per run when counting syscalls under strace (twice as many in
+/// the second run; the difference is the steady state).
+const STRACE_MESSAGES: usize = 2_000;
 
 // ---------------------------------------------------------------------------
 // Harness
@@ -218,8 +227,16 @@ fn print_flatness(rows: &[Row]) {
 }
 
 fn main() {
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, runtime, conns, messages] = &args[..] {
+        if flag == "--echo-once" {
+            raise_fd_limit();
+            echo_once(runtime, conns.parse().unwrap(), messages.parse().unwrap());
+            return;
+        }
+    }
+    let filters: Vec<String> = args
+        .into_iter()
         .filter(|a| !a.starts_with('-'))
         .collect();
     let reps = std::env::var("XIIO_BENCH_REPS")
@@ -252,6 +269,13 @@ fn main() {
     let rows = measure(&cases, reps, only.as_deref());
     print_table(&rows);
     print_flatness(&rows);
+    let syscalls = std::env::var("XIIO_BENCH_SYSCALLS").map_or(true, |v| v != "0");
+    if syscalls && rows.iter().any(|row| ECHO_ROWS.contains(&row.name)) {
+        let runtimes: Vec<usize> = (0..RUNTIMES.len())
+            .filter(|&i| only.as_deref().is_none_or(|name| name == RUNTIMES[i]))
+            .collect();
+        count_syscalls(&runtimes);
+    }
 }
 
 /// The rows of case 4, the first without idle load.
@@ -318,7 +342,141 @@ fn cases() -> Vec<Case> {
                 || smol_rt::wakeup(Idle::Tasks),
             ],
         },
+        Case {
+            rows: echo(0),
+            run: [
+                || xiio_rt::echo(ECHO_CONNS[0], ECHO_MESSAGES),
+                || tokio_rt::echo(ECHO_CONNS[0], ECHO_MESSAGES),
+                || smol_rt::echo(ECHO_CONNS[0], ECHO_MESSAGES),
+            ],
+        },
+        Case {
+            rows: echo(1),
+            run: [
+                || xiio_rt::echo(ECHO_CONNS[1], ECHO_MESSAGES),
+                || tokio_rt::echo(ECHO_CONNS[1], ECHO_MESSAGES),
+                || smol_rt::echo(ECHO_CONNS[1], ECHO_MESSAGES),
+            ],
+        },
+        Case {
+            rows: echo(2),
+            run: [
+                || xiio_rt::echo(ECHO_CONNS[2], ECHO_MESSAGES),
+                || tokio_rt::echo(ECHO_CONNS[2], ECHO_MESSAGES),
+                || smol_rt::echo(ECHO_CONNS[2], ECHO_MESSAGES),
+            ],
+        },
     ]
+}
+
+/// The rows of case 5, by connection count.
+const ECHO_ROWS: [&str; 3] = [
+    "TCP echo, 1 connection, per message",
+    "TCP echo, 100 connections, per message",
+    "TCP echo, 1,000 connections, per message",
+];
+
+fn echo(i: usize) -> Vec<RowSpec> {
+    vec![RowSpec {
+        name: ECHO_ROWS[i],
+        unit: Unit::NanosPer(ECHO_MESSAGES),
+    }]
+}
+
+/// Runs case 5 once on one runtime (the child side of `count_syscalls`).
+fn echo_once(runtime: &str, conns: usize, messages: usize) {
+    match runtime {
+        "xiio" => xiio_rt::echo(conns, messages),
+        "tokio" => tokio_rt::echo(conns, messages),
+        "smol" => smol_rt::echo(conns, messages),
+        other => panic!("unknown runtime {other}"),
+    };
+}
+
+/// System calls of one run, by name, from `strace -c`'s summary.
+fn strace_counts(runtime: &str, conns: usize, messages: usize) -> Option<Vec<(String, u64)>> {
+    let out = std::env::temp_dir().join(format!("xiio-bench-strace-{}", std::process::id()));
+    let exe = std::env::current_exe().ok()?;
+    let status = std::process::Command::new("strace")
+        .args(["-f", "-c", "-o"])
+        .arg(&out)
+        .arg(exe)
+        .args(["--echo-once", runtime, &conns.to_string(), &messages.to_string()])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    let summary = std::fs::read_to_string(&out).ok()?;
+    let _ = std::fs::remove_file(&out);
+    if !status.success() {
+        return None;
+    }
+    // Lines: % time, seconds, usecs/call, calls, [errors,] syscall.
+    let counts = summary
+        .lines()
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (calls, name) = match f.len() {
+                5 => (f[3], f[4]),
+                6 => (f[3], f[5]),
+                _ => return None,
+            };
+            (name != "total").then_some(())?;
+            Some((name.to_string(), calls.parse().ok()?))
+        })
+        .collect();
+    Some(counts)
+}
+
+/// Case 5's syscall counts: for each runtime and connection count, the
+/// system calls per echoed message in the steady state (a run of
+/// `2 * STRACE_MESSAGES` minus a run of `STRACE_MESSAGES`, so connecting
+/// and registering do not count), both ends (client and server) together.
+fn count_syscalls(runtimes: &[usize]) {
+    if std::process::Command::new("strace").arg("-V").output().is_err() {
+        println!("\n(strace not found: no syscall counts)");
+        return;
+    }
+    println!();
+    println!("Syscalls per echoed message (client and server together; ideal: 2 reads + 2 writes):");
+    println!();
+    println!("| runtime | connections | reads | writes | epoll_wait | epoll_ctl | fcntl | other | total |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for &i in runtimes {
+        let runtime = RUNTIMES[i];
+        for conns in ECHO_CONNS {
+            let (Some(one), Some(two)) = (
+                strace_counts(runtime, conns, STRACE_MESSAGES),
+                strace_counts(runtime, conns, 2 * STRACE_MESSAGES),
+            ) else {
+                println!("| {runtime} | {conns} | (strace failed) | | | | | | |");
+                continue;
+            };
+            let calls = |counts: &[(String, u64)], pick: &dyn Fn(&str) -> bool| -> i64 {
+                counts.iter().filter(|(n, _)| pick(n)).map(|(_, c)| *c as i64).sum()
+            };
+            let per = |pick: &dyn Fn(&str) -> bool| {
+                (calls(&two, pick) - calls(&one, pick)) as f64 / STRACE_MESSAGES as f64
+            };
+            let is_read = |n: &str| matches!(n, "read" | "readv" | "recvfrom" | "recvmsg");
+            let is_write = |n: &str| matches!(n, "write" | "writev" | "sendto" | "sendmsg");
+            let is_wait = |n: &str| n.starts_with("epoll_wait") || n.starts_with("epoll_pwait");
+            let is_ctl = |n: &str| n == "epoll_ctl";
+            let is_fcntl = |n: &str| n == "fcntl";
+            let other = |n: &str| {
+                !(is_read(n) || is_write(n) || is_wait(n) || is_ctl(n) || is_fcntl(n))
+            };
+            println!(
+                "| {runtime} | {conns} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                per(&is_read),
+                per(&is_write),
+                per(&is_wait),
+                per(&is_ctl),
+                per(&is_fcntl),
+                per(&other),
+                per(&|_| true),
+            );
+        }
+    }
 }
 
 /// Case 4 needs 10,000 idle fds (5,000 socket pairs) next to the runtimes'
@@ -390,6 +548,9 @@ fn idle_sockets() -> Vec<UnixStream> {
         })
         .collect()
 }
+
+/// The message of case 5.
+const MESSAGE: [u8; ECHO_SIZE] = [b'x'; ECHO_SIZE];
 
 /// What case 4 keeps idle next to the wake-ups it measures.
 #[derive(Clone, Copy)]
@@ -621,6 +782,59 @@ mod xiio_rt {
         })
     }
 
+    /// Case 5: `conns` connections over loopback, each echoing its share
+    /// of `messages`; client and server ends in this one runtime. Both ends
+    /// read into a buffer larger than a message, as a peer that does not
+    /// know the message size would, on every runtime alike.
+    pub fn echo(conns: usize, messages: usize) -> Sample {
+        use xiio::net::{TcpListener, TcpStream};
+        xiio::run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut clients = Vec::new();
+            let mut servers = Vec::new();
+            for _ in 0..conns {
+                clients.push(TcpStream::connect(addr).await.unwrap());
+                servers.push(listener.accept().await.unwrap().0);
+            }
+            for stream in clients.iter().chain(&servers) {
+                stream.set_nodelay(true).unwrap();
+            }
+            let rounds = messages / conns;
+            let meter = Meter::start();
+            xiio::task_group!(|tg| {
+                for server in &servers {
+                    tg.add_task(async move {
+                        let mut buf = [0; 4096];
+                        loop {
+                            let n = server.read(&mut buf).await?;
+                            if n == 0 {
+                                return Ok(());
+                            }
+                            server.write_all(&buf[..n]).await?;
+                        }
+                    });
+                }
+                for client in &clients {
+                    tg.add_task(async move {
+                        let mut buf = [0; 4096];
+                        for _ in 0..rounds {
+                            client.write_all(&MESSAGE).await?;
+                            let mut got = 0;
+                            while got < ECHO_SIZE {
+                                got += client.read(&mut buf[got..]).await?;
+                            }
+                        }
+                        client.shutdown(std::net::Shutdown::Write)
+                    });
+                }
+                Ok::<_, std::io::Error>(())
+            })
+            .unwrap();
+            meter.stop()
+        })
+    }
+
     pub fn wakeup(idle: Idle) -> Sample {
         xiio::run(async {
             let started = Rc::new(Cell::new(0));
@@ -784,6 +998,57 @@ mod tokio_rt {
         })
     }
 
+    /// Case 5 on tokio: one task per connection end, as tokio users write it.
+    pub fn echo(conns: usize, messages: usize) -> Sample {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpStream};
+        block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut clients = Vec::new();
+            let mut servers = Vec::new();
+            for _ in 0..conns {
+                clients.push(TcpStream::connect(addr).await.unwrap());
+                servers.push(listener.accept().await.unwrap().0);
+            }
+            for stream in clients.iter().chain(&servers) {
+                stream.set_nodelay(true).unwrap();
+            }
+            let rounds = messages / conns;
+            let meter = Meter::start();
+            let mut set = JoinSet::new();
+            for mut server in servers {
+                set.spawn_local(async move {
+                    let mut buf = [0; 4096];
+                    loop {
+                        let n = server.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        server.write_all(&buf[..n]).await.unwrap();
+                    }
+                });
+            }
+            for mut client in clients {
+                set.spawn_local(async move {
+                    let mut buf = [0; 4096];
+                    for _ in 0..rounds {
+                        client.write_all(&MESSAGE).await.unwrap();
+                        let mut got = 0;
+                        while got < ECHO_SIZE {
+                            got += client.read(&mut buf[got..]).await.unwrap();
+                        }
+                    }
+                    client.shutdown().await.unwrap();
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+            meter.stop()
+        })
+    }
+
     pub fn wakeup(idle: Idle) -> Sample {
         let sockets = idle_sockets_if(idle);
         block_on(async move {
@@ -920,6 +1185,58 @@ mod smol_rt {
             let a = ex.spawn(a);
             a.await;
             b.await;
+            meter.stop()
+        }))
+    }
+
+    /// Case 5 on smol: async-net streams, one task per connection end.
+    pub fn echo(conns: usize, messages: usize) -> Sample {
+        use smol::io::{AsyncReadExt, AsyncWriteExt};
+        use smol::net::{TcpListener, TcpStream};
+        let ex = LocalExecutor::new();
+        smol::block_on(ex.run(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut clients = Vec::new();
+            let mut servers = Vec::new();
+            for _ in 0..conns {
+                clients.push(TcpStream::connect(addr).await.unwrap());
+                servers.push(listener.accept().await.unwrap().0);
+            }
+            for stream in clients.iter().chain(&servers) {
+                stream.set_nodelay(true).unwrap();
+            }
+            let rounds = messages / conns;
+            let meter = Meter::start();
+            let mut tasks = Vec::new();
+            for mut server in servers {
+                tasks.push(ex.spawn(async move {
+                    let mut buf = [0; 4096];
+                    loop {
+                        let n = server.read(&mut buf).await.unwrap();
+                        if n == 0 {
+                            return;
+                        }
+                        server.write_all(&buf[..n]).await.unwrap();
+                    }
+                }));
+            }
+            for mut client in clients {
+                tasks.push(ex.spawn(async move {
+                    let mut buf = [0; 4096];
+                    for _ in 0..rounds {
+                        client.write_all(&MESSAGE).await.unwrap();
+                        let mut got = 0;
+                        while got < ECHO_SIZE {
+                            got += client.read(&mut buf[got..]).await.unwrap();
+                        }
+                    }
+                    client.shutdown(std::net::Shutdown::Write).unwrap();
+                }));
+            }
+            for task in tasks {
+                task.await;
+            }
             meter.stop()
         }))
     }

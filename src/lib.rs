@@ -11,6 +11,9 @@
 //!   [`task_group!`]) owns its children, cancels them all on the first
 //!   error, and waits for their [`try_finally`] cleanups. [`gather`] and
 //!   [`timeout`] are built on it.
+//! - [`net`] has TCP, UDP and Unix sockets (happy-eyeballs connect
+//!   included), and [`Async`] wraps any other fd you own: non-blocking
+//!   once, registered with the reactor once.
 //! - [`Promise`] hands a value from one task to any number of others.
 //! - [`compat`] connects xiio with `futures-core`, `futures-io` and other
 //!   executors.
