@@ -235,10 +235,7 @@ fn main() {
             return;
         }
     }
-    let filters: Vec<String> = args
-        .into_iter()
-        .filter(|a| !a.starts_with('-'))
-        .collect();
+    let filters: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
     let reps = std::env::var("XIIO_BENCH_REPS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -401,7 +398,12 @@ fn strace_counts(runtime: &str, conns: usize, messages: usize) -> Option<Vec<(St
         .args(["-f", "-c", "-o"])
         .arg(&out)
         .arg(exe)
-        .args(["--echo-once", runtime, &conns.to_string(), &messages.to_string()])
+        .args([
+            "--echo-once",
+            runtime,
+            &conns.to_string(),
+            &messages.to_string(),
+        ])
         .stdout(std::process::Stdio::null())
         .status()
         .ok()?;
@@ -432,14 +434,22 @@ fn strace_counts(runtime: &str, conns: usize, messages: usize) -> Option<Vec<(St
 /// `2 * STRACE_MESSAGES` minus a run of `STRACE_MESSAGES`, so connecting
 /// and registering do not count), both ends (client and server) together.
 fn count_syscalls(runtimes: &[usize]) {
-    if std::process::Command::new("strace").arg("-V").output().is_err() {
+    if std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_err()
+    {
         println!("\n(strace not found: no syscall counts)");
         return;
     }
     println!();
-    println!("Syscalls per echoed message (client and server together; ideal: 2 reads + 2 writes):");
+    println!(
+        "Syscalls per echoed message (client and server together; ideal: 2 reads + 2 writes):"
+    );
     println!();
-    println!("| runtime | connections | reads | writes | epoll_wait | epoll_ctl | fcntl | other | total |");
+    println!(
+        "| runtime | connections | reads | writes | epoll_wait | epoll_ctl | fcntl | other | total |"
+    );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for &i in runtimes {
         let runtime = RUNTIMES[i];
@@ -452,7 +462,11 @@ fn count_syscalls(runtimes: &[usize]) {
                 continue;
             };
             let calls = |counts: &[(String, u64)], pick: &dyn Fn(&str) -> bool| -> i64 {
-                counts.iter().filter(|(n, _)| pick(n)).map(|(_, c)| *c as i64).sum()
+                counts
+                    .iter()
+                    .filter(|(n, _)| pick(n))
+                    .map(|(_, c)| *c as i64)
+                    .sum()
             };
             let per = |pick: &dyn Fn(&str) -> bool| {
                 (calls(&two, pick) - calls(&one, pick)) as f64 / STRACE_MESSAGES as f64
@@ -462,9 +476,8 @@ fn count_syscalls(runtimes: &[usize]) {
             let is_wait = |n: &str| n.starts_with("epoll_wait") || n.starts_with("epoll_pwait");
             let is_ctl = |n: &str| n == "epoll_ctl";
             let is_fcntl = |n: &str| n == "fcntl";
-            let other = |n: &str| {
-                !(is_read(n) || is_write(n) || is_wait(n) || is_ctl(n) || is_fcntl(n))
-            };
+            let other =
+                |n: &str| !(is_read(n) || is_write(n) || is_wait(n) || is_ctl(n) || is_fcntl(n));
             println!(
                 "| {runtime} | {conns} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
                 per(&is_read),

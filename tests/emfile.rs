@@ -64,7 +64,13 @@ fn emfile_child() {
         // can be made.
         let limit = getrlimit(Resource::Nofile);
         let lowered = (highest_fd() + 1) as u64;
-        setrlimit(Resource::Nofile, Rlimit { current: Some(lowered), maximum: limit.maximum })?;
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(lowered),
+                maximum: limit.maximum,
+            },
+        )?;
         let mut fillers = Vec::new();
         while let Ok(file) = std::fs::File::open("/dev/null") {
             fillers.push(file);
@@ -82,14 +88,23 @@ fn emfile_child() {
         while start.elapsed() < Duration::from_millis(300) {
             // Retried at once (the readiness stays), not after a new edge.
             let accept = xiio::timeout(Duration::from_secs(5), listener.accept());
-            let err = accept.await.expect("accept under EMFILE hangs").unwrap_err();
+            let err = accept
+                .await
+                .expect("accept under EMFILE hangs")
+                .unwrap_err();
             assert_eq!(err.raw_os_error(), Some(EMFILE), "{err}");
             attempts += 1;
             xiio::sleep(Duration::from_millis(50)).await;
         }
         let cpu = cpu_time() - cpu_start;
-        assert!((4..=8).contains(&attempts), "{attempts} attempts in 300 ms of back-off");
-        assert!(cpu < Duration::from_millis(100), "{cpu:?} of CPU in 300 ms: spinning");
+        assert!(
+            (4..=8).contains(&attempts),
+            "{attempts} attempts in 300 ms of back-off"
+        );
+        assert!(
+            cpu < Duration::from_millis(100),
+            "{cpu:?} of CPU in 300 ms: spinning"
+        );
 
         // An fd frees up: the next accept takes a queued connection at
         // once; no new connection (no new edge) is needed.

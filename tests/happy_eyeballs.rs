@@ -112,13 +112,19 @@ fn when_every_attempt_fails_the_error_names_every_address() {
         for addr in &addrs {
             assert!(message.contains(&addr.to_string()), "{message}");
         }
-        let inner = err.get_ref().unwrap().downcast_ref::<ConnectError>().unwrap();
+        let inner = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<ConnectError>()
+            .unwrap();
         let tried: Vec<_> = inner.attempts().iter().map(|(a, _)| *a).collect();
         assert_eq!(tried, addrs);
-        assert!(inner
-            .attempts()
-            .iter()
-            .all(|(_, e)| e.kind() == ErrorKind::ConnectionRefused));
+        assert!(
+            inner
+                .attempts()
+                .iter()
+                .all(|(_, e)| e.kind() == ErrorKind::ConnectionRefused)
+        );
     });
 }
 
@@ -131,7 +137,11 @@ fn families_are_interleaved_in_the_resolvers_order() {
     run_mock(async {
         let addrs = [v4[0].addr(), v4[1].addr(), v6];
         let err = TcpStream::connect(&addrs[..]).await.unwrap_err();
-        let inner = err.get_ref().unwrap().downcast_ref::<ConnectError>().unwrap();
+        let inner = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<ConnectError>()
+            .unwrap();
         let tried: Vec<_> = inner.attempts().iter().map(|(a, _)| *a).collect();
         assert_eq!(tried, [v4[0].addr(), v6, v4[1].addr()]);
     });
@@ -144,7 +154,11 @@ fn repeated_addresses_are_tried_once() {
         let err = TcpStream::connect([refusing.addr(), refusing.addr()])
             .await
             .unwrap_err();
-        let inner = err.get_ref().unwrap().downcast_ref::<ConnectError>().unwrap();
+        let inner = err
+            .get_ref()
+            .unwrap()
+            .downcast_ref::<ConnectError>()
+            .unwrap();
         assert_eq!(inner.attempts().len(), 1);
     });
 }
@@ -187,7 +201,9 @@ fn host_names_are_resolved_off_the_runtime_thread() {
 fn an_unknown_host_is_an_error_not_a_panic() {
     xiio::run(async {
         // .invalid never resolves (RFC 2606).
-        let err = TcpStream::connect("no-such-host.invalid:80").await.unwrap_err();
+        let err = TcpStream::connect("no-such-host.invalid:80")
+            .await
+            .unwrap_err();
         assert_ne!(err.kind(), ErrorKind::Other, "{err}");
     });
 }

@@ -8,8 +8,8 @@ use std::io::{self, ErrorKind};
 use std::net::{Shutdown, SocketAddr};
 use std::time::Duration;
 
-use futures::io::{AsyncReadExt, AsyncWriteExt};
 use futures::StreamExt;
+use futures::io::{AsyncReadExt, AsyncWriteExt};
 use xiio::net::{TcpListener, TcpStream};
 
 use util::{ms, run_mock, since};
@@ -183,7 +183,10 @@ async fn a_thousand_concurrent_connections() -> io::Result<()> {
 async fn incoming_is_a_stream_of_connections() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let clients = [TcpStream::connect(addr).await?, TcpStream::connect(addr).await?];
+    let clients = [
+        TcpStream::connect(addr).await?,
+        TcpStream::connect(addr).await?,
+    ];
     let mut incoming = listener.incoming();
     for client in &clients {
         let stream = incoming.next().await.expect("never ends")?;
@@ -242,7 +245,10 @@ async fn a_reset_wakes_every_task_waiting_on_the_connection() -> io::Result<()> 
     })?;
     let read = read.take().unwrap();
     assert_eq!(read.unwrap_err().kind(), ErrorKind::ConnectionReset);
-    assert!(readable.take().unwrap().is_ok(), "readable() wakes on the reset");
+    assert!(
+        readable.take().unwrap().is_ok(),
+        "readable() wakes on the reset"
+    );
     Ok(())
 }
 
@@ -365,7 +371,11 @@ async fn a_cancelled_connect_leaves_no_registration_and_no_socket() -> io::Resul
     let attempt = xiio::timeout(ms(50), TcpStream::connect(hanging.addr())).await;
     assert!(attempt.is_err(), "the connect hangs until cancelled");
     assert_eq!(xiio::__private::registered_fds(), before);
-    assert_eq!(util::net::connecting_to(hanging.addr()), 0, "the socket is closed");
+    assert_eq!(
+        util::net::connecting_to(hanging.addr()),
+        0,
+        "the socket is closed"
+    );
     Ok(())
 }
 

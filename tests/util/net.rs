@@ -24,11 +24,21 @@ impl RefusingAddr {
 
     /// Bound to `addr` (port 0 picks one).
     pub fn on(addr: SocketAddr) -> RefusingAddr {
-        let family = if addr.is_ipv4() { AddressFamily::INET } else { AddressFamily::INET6 };
+        let family = if addr.is_ipv4() {
+            AddressFamily::INET
+        } else {
+            AddressFamily::INET6
+        };
         let socket = rustix::net::socket(family, SocketType::STREAM, None).unwrap();
         rustix::net::bind(&socket, &addr).unwrap();
-        let addr = rustix::net::getsockname(&socket).unwrap().try_into().unwrap();
-        RefusingAddr { _socket: socket, addr }
+        let addr = rustix::net::getsockname(&socket)
+            .unwrap()
+            .try_into()
+            .unwrap();
+        RefusingAddr {
+            _socket: socket,
+            addr,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -58,9 +68,15 @@ impl HangingListener {
                 Err(e) if e.kind() == std::io::ErrorKind::TimedOut => break,
                 Err(e) => panic!("filling the accept queue of {addr}: {e}"),
             }
-            assert!(fillers.len() < 16, "the accept queue of {addr} does not fill up");
+            assert!(
+                fillers.len() < 16,
+                "the accept queue of {addr} does not fill up"
+            );
         }
-        HangingListener { listener, _fillers: fillers }
+        HangingListener {
+            listener,
+            _fillers: fillers,
+        }
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -74,7 +90,11 @@ pub fn connecting_to(addr: SocketAddr) -> usize {
     let (file, remote) = match addr {
         SocketAddr::V4(a) => (
             "/proc/net/tcp",
-            format!("{:08X}:{:04X}", u32::from_le_bytes(a.ip().octets()), a.port()),
+            format!(
+                "{:08X}:{:04X}",
+                u32::from_le_bytes(a.ip().octets()),
+                a.port()
+            ),
         ),
         SocketAddr::V6(a) => {
             let words: String = a
@@ -111,6 +131,16 @@ pub fn raise_fd_limit(n: usize) {
         return;
     }
     let maximum = limit.maximum.unwrap_or(u64::MAX);
-    assert!(maximum >= n, "this test needs {n} fds, and the hard limit (ulimit -Hn) is {maximum}");
-    setrlimit(Resource::Nofile, Rlimit { current: Some(n), maximum: limit.maximum }).unwrap();
+    assert!(
+        maximum >= n,
+        "this test needs {n} fds, and the hard limit (ulimit -Hn) is {maximum}"
+    );
+    setrlimit(
+        Resource::Nofile,
+        Rlimit {
+            current: Some(n),
+            maximum: limit.maximum,
+        },
+    )
+    .unwrap();
 }

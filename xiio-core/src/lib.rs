@@ -55,6 +55,13 @@ pub use sys::{
 pub use task::{Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, try_finally, yield_now};
 pub use time::{Sleep, TimeoutError, sleep, sleep_until, timeout, timeout_at};
 
+/// The runtime driven from other executors; re-exported and documented as
+/// `xiio::compat`.
+#[doc(hidden)]
+pub mod embed {
+    pub use crate::runtime::{OnExecutor, OnThread, on_executor, on_thread};
+}
+
 #[doc(hidden)]
 pub mod __private {
     //! Introspection for xiio's own tests; not part of the API.

@@ -14,3 +14,4 @@
 
 pub use futures_core::Stream;
 pub use futures_io::{AsyncRead, AsyncWrite};
+pub use xiio_core::embed::{OnExecutor, OnThread, on_executor, on_thread};

@@ -9,12 +9,20 @@
 //! - `reactor.rs`: fd readiness (one entry per fd, found by fd number) and
 //!   timers (ordered by deadline).
 //! - `registration.rs`: RAII claims on the reactor (an fd wait, a timer).
+//! - `foreign.rs`: [`on_executor`], the same runtime driven by another
+//!   executor's polls, with a thread that waits in the reactor for it.
+//! - `on_thread.rs`: [`on_thread`], an xiio future on a thread of its own,
+//!   awaited from any executor.
 
 mod clock;
+mod foreign;
 mod notifier;
+mod on_thread;
 pub(crate) mod reactor;
 pub(crate) mod registration;
 mod run;
 
+pub use foreign::{OnExecutor, on_executor};
+pub use on_thread::{OnThread, on_thread};
 pub use run::{Builder, now, registered_fds, run};
 pub(crate) use run::{OutsideWork, Runtime, assert_inside, current, take_budget, try_with, with};

@@ -225,6 +225,13 @@ impl Reactor {
         }
     }
 
+    /// A dup of the epoll instance's fd (readable while events are
+    /// pending), for a thread that waits on the reactor from outside.
+    pub(crate) fn poll_fd(&self) -> io::Result<std::os::fd::OwnedFd> {
+        use std::os::fd::AsFd;
+        self.poll.registry().as_fd().try_clone_to_owned()
+    }
+
     /// The fds in the epoll set, in ascending order.
     pub(crate) fn registered_fds(&self) -> Vec<RawFd> {
         let fds = self.fds.iter().enumerate();

@@ -1,9 +1,9 @@
 //! The runtime: `xiio::run`, its `Builder`, and the run loop.
 
-use std::cell::{Cell, RefCell};
+use std::cell::{Cell, OnceCell, RefCell};
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::pin;
+use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::clock::Clock;
+use super::foreign::Poller;
 use super::notifier::Notifier;
 use super::reactor::Reactor;
 use crate::TaskGroup;
@@ -67,6 +68,13 @@ pub(crate) struct Runtime {
     /// Work in flight outside this thread (thread-pool jobs, child
     /// processes); a mock clock does not jump while it is non-zero.
     outside_work: Cell<usize>,
+    /// Waits in the reactor for another executor that drives this runtime.
+    poller: OnceCell<Poller>,
+}
+
+/// Gives the run loop's poll budget back, before a poll of the root.
+pub(crate) fn reset_budget() {
+    BUDGET.with(|budget| budget.set(Some(POLL_BUDGET)));
 }
 
 /// Configures and starts a runtime.
@@ -116,33 +124,14 @@ impl Builder {
     /// reactor cannot be created, and with the future's own panic after its
     /// `try_finally` cleanups ran.
     pub fn run<F: Future>(self, fut: F) -> F::Output {
-        let (reactor, mio_waker) = Reactor::new()
-            .unwrap_or_else(|e| panic!("xiio::run could not create its reactor: {e}"));
-        let notifier = Arc::new(Notifier::new(mio_waker));
-        let runtime = Rc::new(Runtime {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
-            reactor: RefCell::new(reactor),
-            clock: Clock::new(self.mock_clock),
-            notifier: notifier.clone(),
-            outside_work: Cell::new(0),
-        });
-        let _enter = Enter::new(runtime.clone());
+        let runtime = Runtime::new(self.mock_clock);
+        let _enter = Enter::new(runtime.clone(), "xiio::run");
         // The root is a task group, so cleanups orphaned by dropped futures
         // run before `run` returns, and a panic is resumed only after them.
         // Declared after `_enter`, it is dropped first, inside the runtime.
-        let mut root = pin!(TaskGroup::scope(async |_| Ok::<_, Infallible>(fut.await)));
-        let waker = Waker::from(notifier.clone());
-        let mut cx = Context::from_waker(&waker);
-        loop {
-            if notifier.take() {
-                BUDGET.with(|budget| budget.set(Some(POLL_BUDGET)));
-                if let Poll::Ready(out) = root.as_mut().poll(&mut cx) {
-                    let Ok(out) = out;
-                    return out;
-                }
-            }
-            runtime.park();
-        }
+        let root = pin!(TaskGroup::scope(async |_| Ok::<_, Infallible>(fut.await)));
+        let Ok(out) = runtime.block_on(root);
+        out
     }
 }
 
@@ -173,15 +162,17 @@ pub fn run<F: Future>(fut: F) -> F::Output {
 }
 
 /// Installs a runtime as this thread's current one for its lifetime.
-struct Enter;
+pub(crate) struct Enter;
 
 impl Enter {
-    fn new(runtime: Rc<Runtime>) -> Enter {
+    /// Enters `runtime`; `what` names the caller in the panic if a runtime
+    /// is running on this thread already.
+    pub(crate) fn new(runtime: Rc<Runtime>, what: &str) -> Enter {
         CURRENT.with(|current| {
             let mut current = current.borrow_mut();
             assert!(
                 current.is_none(),
-                "xiio::run called inside a running runtime: await the future instead, \
+                "{what} called inside a running runtime: await the future instead, \
                  or add it to a TaskGroup to run it concurrently"
             );
             *current = Some(runtime);
@@ -222,6 +213,11 @@ pub(crate) fn assert_inside(what: &str) {
 #[cold]
 fn outside(what: &str) -> ! {
     panic!("{what} must be awaited inside xiio::run, or wrapped in xiio::compat::on_executor")
+}
+
+/// The runtime this thread is in, if any.
+pub(crate) fn try_current() -> Option<Rc<Runtime>> {
+    CURRENT.with(|current| current.borrow().clone())
 }
 
 /// Calls `f` with the current runtime, if there is one.
@@ -275,6 +271,65 @@ impl Drop for OutsideWork {
 }
 
 impl Runtime {
+    /// A runtime for this thread, not entered yet.
+    ///
+    /// # Panics
+    ///
+    /// If the reactor cannot be created (no fds left).
+    pub(crate) fn new(mock_clock: bool) -> Rc<Runtime> {
+        let (reactor, mio_waker) =
+            Reactor::new().unwrap_or_else(|e| panic!("xiio could not create its reactor: {e}"));
+        Rc::new(Runtime {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            reactor: RefCell::new(reactor),
+            clock: Clock::new(mock_clock),
+            notifier: Arc::new(Notifier::new(mio_waker)),
+            outside_work: Cell::new(0),
+            poller: OnceCell::new(),
+        })
+    }
+
+    /// Drives `fut` to completion, blocking this thread in the reactor
+    /// between polls: the run loop. The caller has entered the runtime.
+    pub(crate) fn block_on<F: Future>(&self, mut fut: Pin<&mut F>) -> F::Output {
+        let waker = Waker::from(self.notifier.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if self.notifier.take() {
+                reset_budget();
+                if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            self.park();
+        }
+    }
+
+    /// One turn that does not block: wakes the tasks whose fds are ready or
+    /// whose timers are due.
+    pub(crate) fn turn_now(&self) {
+        self.turn(Some(Duration::ZERO));
+        self.fire_timers();
+    }
+
+    /// The earliest pending deadline.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        self.reactor.borrow().next_deadline()
+    }
+
+    /// The thread that waits in the reactor for this runtime while another
+    /// executor drives it (see `foreign.rs`), started on first use.
+    ///
+    /// # Panics
+    ///
+    /// If the thread cannot be started.
+    pub(crate) fn poller(&self) -> &Poller {
+        self.poller.get_or_init(|| {
+            let epoll = self.reactor.borrow().poll_fd();
+            Poller::start(epoll.expect("xiio: a dup of the epoll fd for the poller"))
+        })
+    }
+
     /// Waits until something wakes the root: an fd event, a due timer, or a
     /// wake from another thread. Returns at once if a wake is pending.
     fn park(&self) {

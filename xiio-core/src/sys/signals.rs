@@ -23,6 +23,7 @@ use std::future::poll_fn;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
@@ -321,6 +322,17 @@ impl Signals {
                 Err(e) => return Poll::Ready(Err(e)),
             }
         }
+    }
+}
+
+/// The signals as a `futures_core::Stream` of `io::Result<c_int>`, which
+/// never ends: `signals.next().await` with futures' `StreamExt` is
+/// [`recv`](Signals::recv).
+impl futures_core::Stream for Signals {
+    type Item = io::Result<c_int>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx).map(Some)
     }
 }
 

@@ -1,0 +1,303 @@
+//! xiio futures awaited from other executors: `xiio::compat::on_executor`
+//! on tokio's current-thread runtime and `LocalSet`, smol's `block_on` and
+//! `LocalExecutor`, `futures::executor::block_on`; and `on_thread` on
+//! tokio's multi-thread runtime. Real time here (another executor's clock
+//! is the real one), with wide slack.
+
+mod util;
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use xiio::compat::{on_executor, on_thread};
+
+use util::{Log, ms};
+
+/// An elapsed time that is "about `expected`": not less, and less than
+/// `expected` plus generous slack for a loaded machine.
+fn about(elapsed: Duration, expected: Duration) -> bool {
+    elapsed >= expected && elapsed < expected + ms(80)
+}
+
+fn tokio_current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_xiio_sleep_of_100_ms_on_tokio_takes_100_ms() {
+    let start = Instant::now();
+    tokio_current_thread().block_on(on_executor(xiio::sleep(ms(100))));
+    let elapsed = start.elapsed();
+    assert!(about(elapsed, ms(100)), "{elapsed:?}");
+}
+
+#[test]
+fn it_overlaps_with_tokios_own_sleep() {
+    let start = Instant::now();
+    tokio_current_thread().block_on(async {
+        tokio::join!(
+            on_executor(xiio::sleep(ms(100))),
+            tokio::time::sleep(ms(100))
+        )
+    });
+    let elapsed = start.elapsed();
+    assert!(
+        about(elapsed, ms(100)),
+        "{elapsed:?}: the sleeps did not overlap"
+    );
+}
+
+#[test]
+fn it_runs_on_a_tokio_local_set_among_other_local_tasks() {
+    let start = Instant::now();
+    let local = tokio::task::LocalSet::new();
+    let done = local.block_on(&tokio_current_thread(), async {
+        let a = tokio::task::spawn_local(on_executor(async {
+            xiio::sleep(ms(100)).await;
+            1
+        }));
+        let b = tokio::task::spawn_local(on_executor(async {
+            xiio::sleep(ms(50)).await;
+            2
+        }));
+        let c = tokio::task::spawn_local(async {
+            tokio::time::sleep(ms(100)).await;
+            3
+        });
+        (a.await.unwrap(), b.await.unwrap(), c.await.unwrap())
+    });
+    assert_eq!(done, (1, 2, 3));
+    assert!(about(start.elapsed(), ms(100)), "{:?}", start.elapsed());
+}
+
+#[test]
+fn tokios_timeout_cancels_it_and_its_cleanup_runs() {
+    let log = Log::new();
+    let start = Instant::now();
+    let guarded = {
+        let log = log.clone();
+        on_executor(xiio::try_finally(xiio::sleep(ms(1000)), async move {
+            // The cleanup may await xiio futures too.
+            xiio::sleep(ms(30)).await;
+            log.push("cleanup done");
+        }))
+    };
+    let result =
+        tokio_current_thread().block_on(async { tokio::time::timeout(ms(50), guarded).await });
+    assert!(result.is_err(), "tokio's timeout fired");
+    assert_eq!(log.events(), ["cleanup done"], "the cleanup ran to its end");
+    assert!(about(start.elapsed(), ms(80)), "{:?}", start.elapsed());
+}
+
+#[test]
+fn it_runs_on_smol_and_overlaps_with_smols_timers() {
+    let start = Instant::now();
+    smol::block_on(async {
+        let ex = smol::LocalExecutor::new();
+        ex.run(async {
+            let xiio_task = ex.spawn(on_executor(xiio::sleep(ms(100))));
+            smol::Timer::after(ms(100)).await;
+            xiio_task.await;
+        })
+        .await;
+    });
+    assert!(about(start.elapsed(), ms(100)), "{:?}", start.elapsed());
+}
+
+#[test]
+fn it_runs_on_the_futures_executor() {
+    let start = Instant::now();
+    let value = futures::executor::block_on(on_executor(async {
+        xiio::sleep(ms(50)).await;
+        "done"
+    }));
+    assert_eq!(value, "done");
+    assert!(about(start.elapsed(), ms(50)), "{:?}", start.elapsed());
+}
+
+#[test]
+fn a_task_group_runs_on_another_executor() {
+    let start = Instant::now();
+    let names = ["ada", "grace"];
+    let lengths = futures::executor::block_on(on_executor(xiio::TaskGroup::scope(async |tg| {
+        let tasks: Vec<_> = names
+            .iter()
+            .map(|name| {
+                tg.add_task(async move {
+                    xiio::sleep(ms(60)).await;
+                    Ok(name.len())
+                })
+            })
+            .collect();
+        Ok::<_, io::Error>(tasks)
+    })))
+    .unwrap();
+    let lengths: Vec<_> = lengths.iter().map(|t| t.take().unwrap()).collect();
+    assert_eq!(lengths, [3, 5]);
+    assert!(about(start.elapsed(), ms(60)), "the children overlapped");
+}
+
+#[test]
+fn xiio_reads_a_pipe_that_tokio_writes_and_tokio_reads_one_xiio_writes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rt = tokio_current_thread();
+    rt.block_on(async {
+        // tokio writes, xiio reads.
+        let (to_xiio_tx, to_xiio_rx) = tokio::net::unix::pipe::pipe().unwrap();
+        let (to_tokio_rx, to_tokio_tx) = std::io::pipe().unwrap();
+        let to_tokio_rx =
+            tokio::net::unix::pipe::Receiver::from_owned_fd(to_tokio_rx.into()).unwrap();
+        let writer = async move {
+            let mut tx = to_xiio_tx;
+            tokio::time::sleep(ms(20)).await;
+            tx.write_all(b"from tokio").await.unwrap();
+        };
+        let reader = on_executor(async move {
+            let mut buf = [0; 10];
+            let mut got = 0;
+            while got < buf.len() {
+                got += xiio::read(&to_xiio_rx, &mut buf[got..]).await.unwrap();
+            }
+            // xiio writes the answer; tokio reads it.
+            xiio::write_all(&to_tokio_tx, b"from xiio").await.unwrap();
+            buf
+        });
+        let answer = async move {
+            let mut rx = to_tokio_rx;
+            let mut buf = [0; 9];
+            rx.read_exact(&mut buf).await.unwrap();
+            buf
+        };
+        let ((), read_by_xiio, read_by_tokio) = tokio::join!(writer, reader, answer);
+        assert_eq!(&read_by_xiio, b"from tokio");
+        assert_eq!(&read_by_tokio, b"from xiio");
+    });
+}
+
+#[test]
+fn on_executor_from_several_threads_at_once() {
+    let start = Instant::now();
+    let threads: Vec<_> = (0..4)
+        .map(|i| {
+            std::thread::spawn(move || {
+                futures::executor::block_on(on_executor(async move {
+                    let (mut reader, writer) = std::io::pipe().unwrap();
+                    let writer = xiio::Async::new(writer).unwrap();
+                    xiio::sleep(ms(50)).await;
+                    let message = format!("thread {i}");
+                    writer
+                        .write_with(|mut w| w.write(message.as_bytes()))
+                        .await
+                        .unwrap();
+                    drop(writer);
+                    let mut got = String::new();
+                    reader.read_to_string(&mut got).unwrap();
+                    got
+                }))
+            })
+        })
+        .collect();
+    let got: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert_eq!(got, ["thread 0", "thread 1", "thread 2", "thread 3"]);
+    assert!(about(start.elapsed(), ms(50)), "{:?}", start.elapsed());
+}
+
+#[test]
+fn sockets_work_across_executors() {
+    // An xiio server awaited from tokio, a tokio client.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tokio_current_thread().block_on(async {
+        let listener = xiio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = on_executor(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let mut buf = [0; 5];
+            let n = stream.read(&mut buf).await.unwrap();
+            stream.write_all(&buf[..n]).await.unwrap();
+        });
+        let client = async move {
+            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.write_all(b"hello").await.unwrap();
+            let mut buf = [0; 5];
+            stream.read_exact(&mut buf).await.unwrap();
+            buf
+        };
+        let ((), echoed) = tokio::join!(server, client);
+        assert_eq!(&echoed, b"hello");
+    });
+}
+
+#[test]
+fn on_thread_runs_on_tokios_multi_thread_runtime_and_its_drop_cancels() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let start = Instant::now();
+    let value = rt.block_on(async {
+        // A spawned task must be Send: `on_thread` is, whatever the xiio
+        // future it runs.
+        tokio::spawn(on_thread(|| async {
+            let rc = Rc::new(Cell::new(1)); // !Send inside
+            xiio::sleep(ms(50)).await;
+            rc.get() + 1
+        }))
+        .await
+        .unwrap()
+    });
+    assert_eq!(value, 2);
+    assert!(about(start.elapsed(), ms(50)), "{:?}", start.elapsed());
+
+    // Cancelled by tokio's timeout: the cleanup runs on the xiio thread.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let guarded = on_thread(move || {
+        xiio::try_finally(xiio::sleep(ms(10_000)), async move {
+            xiio::sleep(ms(10)).await;
+            tx.send("cleanup done").unwrap();
+        })
+    });
+    let result = rt.block_on(async { tokio::time::timeout(ms(30), guarded).await });
+    assert!(result.is_err());
+    assert_eq!(rx.recv_timeout(Duration::from_secs(5)), Ok("cleanup done"));
+}
+
+#[test]
+fn a_panic_on_the_xiio_thread_reaches_the_awaiting_task() {
+    let result = std::panic::catch_unwind(|| {
+        futures::executor::block_on(on_thread(|| async {
+            xiio::sleep(ms(1)).await;
+            util::panic_with("boom on the xiio thread");
+        }))
+    });
+    let payload = result.unwrap_err();
+    assert_eq!(util::panic_message(&*payload), "boom on the xiio thread");
+}
+
+#[test]
+fn inside_xiio_run_it_just_polls_the_future() {
+    let value = util::run_mock(async {
+        let start = xiio::now();
+        on_executor(xiio::sleep(ms(100))).await;
+        xiio::now() - start
+    });
+    assert_eq!(value, ms(100));
+}
+
+#[test]
+fn the_misuse_message_names_on_executor_and_following_it_works() {
+    // A leaf future polled by another executor, without the bridge:
+    let payload = std::panic::catch_unwind(|| {
+        futures::executor::block_on(xiio::sleep(ms(1)));
+    })
+    .unwrap_err();
+    let message = util::panic_message(&*payload);
+    assert!(message.contains("xiio::compat::on_executor"), "{message}");
+    // Doing what it says:
+    futures::executor::block_on(on_executor(xiio::sleep(ms(1))));
+}
