@@ -146,7 +146,7 @@ async fn a_thousand_concurrent_connections() -> io::Result<()> {
     let addr = listener.local_addr()?;
     let served = std::cell::Cell::new(0);
     xiio::task_group!(|tg| {
-        let server = tg.add_task(async {
+        tg.add_task(async {
             xiio::task_group!(|conns| {
                 for _ in 0..N {
                     let (stream, _) = listener.accept().await?;
@@ -172,7 +172,6 @@ async fn a_thousand_concurrent_connections() -> io::Result<()> {
             client.shutdown(Shutdown::Write)
         }))
         .await?;
-        let _ = server;
         Ok::<_, io::Error>(())
     })?;
     assert_eq!(served.get(), N);
