@@ -427,15 +427,12 @@ fn run_child(name: &str, deadline: std::time::Duration) -> (std::process::Output
 /// closed (end-of-file, `EPOLLHUP`), a new writer may open it, and then a
 /// read says `WouldBlock` until that writer writes.
 ///
-// BUG: the reactor records the hang-up as "closed" for good
-// (fd/source.rs: "closed ... is sticky and never cleared"), so once the new
-// writer is there, `read_with` gets `WouldBlock`, clears `ready`, finds the
-// direction still "ready" because it is closed, and calls `read` again at
-// once, for ever: the task spins inside one poll (100% CPU, no other task
-// or timer runs). Expected: the read waits, the 100 ms timeout fires, and
-// the new writer's bytes are read after. The scenario runs in a child
-// process killed after a real-time deadline, so the bug fails the test
-// instead of hanging the suite.
+// Regression: the reactor used to record the hang-up as "closed" for
+// good, so once the new writer was there, `read_with` got `WouldBlock`
+// and called `read` again at once, for ever (the task spun inside one
+// poll). A `WouldBlock` now clears the hang-up too. The scenario runs in a
+// child process killed after a real-time deadline, so a spin fails the
+// test instead of hanging the suite.
 #[test]
 fn a_fifo_reader_after_eof_waits_for_a_new_writers_data_instead_of_spinning() {
     let (output, finished) = run_child(
@@ -446,7 +443,7 @@ fn a_fifo_reader_after_eof_waits_for_a_new_writers_data_instead_of_spinning() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         finished,
-        "BUG: the child still ran after 10 s: its read after EOF and a new writer \
+        "the child still ran after 10 s: its read after EOF and a new writer \
          spins (see the comment above).\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(

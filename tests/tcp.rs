@@ -408,3 +408,35 @@ async fn futures_io_write_and_close_through_a_reference() -> io::Result<()> {
     assert_eq!(got, "via futures-io");
     Ok(())
 }
+
+#[test]
+fn a_short_read_before_the_peers_fin_does_not_hide_the_fin() {
+    // A short read usually shows the receive buffer drained, and the next
+    // read waits for an edge. But when one edge brought the last data and
+    // the FIN together, no edge follows: the next read must return
+    // end-of-file at once.
+    run_mock(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let client = TcpStream::connect(listener.local_addr()?).await?;
+        let (server, _) = listener.accept().await?;
+        xiio::task_group!(|tg| {
+            tg.add_task(async move {
+                xiio::sleep(ms(10)).await;
+                // Data and FIN within one turn: one edge for both.
+                server.write_all(b"last words").await?;
+                drop(server);
+                Ok(())
+            });
+            client.readable().await?; // registered and waiting
+            let start = xiio::now();
+            let mut buf = [0; 64];
+            let n = client.read(&mut buf).await?;
+            assert_eq!(&buf[..n], b"last words");
+            let eof = xiio::timeout(ms(100), client.read(&mut buf)).await;
+            assert_eq!(eof.ok().map(Result::ok), Some(Some(0)), "EOF at once");
+            assert_eq!(since(start), ms(0));
+            Ok::<_, io::Error>(())
+        })
+    })
+    .unwrap();
+}

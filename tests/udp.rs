@@ -274,17 +274,12 @@ async fn a_cancelled_recv_leaves_no_waiter_behind_and_the_socket_works_afterward
 /// peer port is closed returns `ConnectionRefused` once, and after that the
 /// socket waits for datagrams as before.
 //
-// BUG: the error arrives as `EPOLLERR`, which the reactor records as
-// "closed" for both directions of the socket, for good (fd/source.rs:
-// "closed ... is sticky and never cleared"). For a UDP socket the error is
-// transient: `recv` takes it, and the next `recv` finds nothing and says
-// `WouldBlock`. The source then clears `ready`, but `is_ready` is still
-// true because `closed` is set, so `Source::io` calls `recv` again at once,
-// for ever: the task spins inside one poll (recvfrom -> EAGAIN in a loop,
-// 100% CPU), the timeout below can never fire, and the whole runtime is
-// stuck. Expected: the timeout fires after 100 ms and the socket keeps
-// working. The scenario runs in a child process that is killed after a
-// real-time deadline, so the bug fails this test instead of hanging the
+// Regression: the error arrives as `EPOLLERR`, which the reactor used to
+// record as "closed" for good, so after `recv` took the error, every next
+// `recv` said `WouldBlock` and ran again at once, for ever (recvfrom ->
+// EAGAIN in a loop, the whole runtime stuck). A `WouldBlock` now clears
+// the error too. The scenario runs in a child process killed after a
+// real-time deadline, so a spin fails this test instead of hanging the
 // suite.
 #[test]
 fn a_connected_socket_after_an_icmp_error_waits_again_instead_of_spinning() {
@@ -293,7 +288,7 @@ fn a_connected_socket_after_an_icmp_error_waits_again_instead_of_spinning() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         finished,
-        "BUG: the child still ran after 10 s: its recv after the ICMP error spins \
+        "the child still ran after 10 s: its recv after the ICMP error spins \
          (see the comment above).\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     assert!(

@@ -243,10 +243,10 @@ impl<F: AsFd> Async<F> {
     }
 
     /// Records that a read showed the kernel's buffer drained (a short read
-    /// on a stream socket), so the next read waits for an edge without a
+    /// on a TCP stream), so the next read waits for an edge without a
     /// `read(2)` that would say `WouldBlock`.
     pub(crate) fn drained(&self, dir: Direction) {
-        self.source.clear(dir);
+        self.source.drained(dir);
     }
 }
 

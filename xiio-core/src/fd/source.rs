@@ -6,12 +6,16 @@
 //! registered until it is dropped. Each direction has a *ready* flag:
 //!
 //! - set when epoll reports the direction ready;
-//! - cleared when an operation says `WouldBlock` (or, for stream sockets,
-//!   when a short read or write shows that the kernel buffer is drained or
-//!   full: the wrapper calls [`Source::clear`] then);
-//! - "closed" (end-of-file, hang-up, error) is sticky and never cleared, so
-//!   an operation after the peer left always runs and returns EOF or the
-//!   error instead of waiting for an edge that will not come again.
+//! - cleared when an operation says `WouldBlock`: the kernel then has
+//!   nothing for us, and whatever changes later (data, room, a hang-up, an
+//!   error) is a new edge;
+//! - for TCP, also cleared when a short read or write shows that the
+//!   kernel's buffer is drained or full ([`Source::drained`]), unless the
+//!   last edge reported end-of-file, a hang-up or an error: a short read
+//!   before a FIN that was already reported must not hide the FIN, so the
+//!   next read runs and returns end-of-file. (A `WouldBlock` clears that
+//!   too: a UDP socket's ICMP error or a FIFO's hang-up is over once an
+//!   operation says `WouldBlock`, and the socket or FIFO is usable again.)
 //!
 //! While a direction is ready, operations just run: no `epoll_ctl`, no
 //! `fcntl`, no poll of the reactor. A task waits only after `WouldBlock`,
@@ -76,8 +80,8 @@ enum Registration {
 struct Side {
     /// True unless an operation said `WouldBlock` since the last edge.
     ready: Cell<bool>,
-    /// True once epoll reported end-of-file, hang-up or an error for this
-    /// direction; never cleared.
+    /// True if an edge since the last `WouldBlock` reported end-of-file, a
+    /// hang-up or an error for this direction.
     closed: Cell<bool>,
     /// The waker of the last `poll_*` call (`AsyncRead::poll_read` and the
     /// like): one per direction, the last one wins, as in every runtime,
@@ -135,20 +139,39 @@ impl Source {
     }
 
     /// True unless an operation in `dir` said `WouldBlock` since the last
-    /// readiness event (or the direction is closed).
+    /// readiness event.
     pub(crate) fn is_ready(&self, dir: Direction) -> bool {
-        let side = self.side(dir);
-        side.ready.get() || side.closed.get()
+        self.side(dir).ready.get()
+    }
+
+    /// True for an fd that epoll refuses because it never waits.
+    fn always_ready(&self) -> bool {
+        matches!(*self.registration.borrow(), Registration::AlwaysReady)
     }
 
     /// Records that `dir` would block: the next operation waits for an
-    /// edge. Does nothing to a closed direction.
+    /// edge. (Not for an always-ready fd, which never says `WouldBlock`.)
     pub(crate) fn clear(&self, dir: Direction) {
-        self.side(dir).ready.set(false);
+        if !self.always_ready() {
+            let side = self.side(dir);
+            side.ready.set(false);
+            side.closed.set(false);
+        }
+    }
+
+    /// Records that a short read (or write) on a TCP stream drained (or
+    /// filled) the kernel's buffer: the next operation waits for an edge,
+    /// unless the last edge reported end-of-file, a hang-up or an error.
+    pub(crate) fn drained(&self, dir: Direction) {
+        let side = self.side(dir);
+        if !side.closed.get() && !self.always_ready() {
+            side.ready.set(false);
+        }
     }
 
     /// Called by the reactor for an event: `ready` says which directions
-    /// fired, `read_closed`/`write_closed` whether they are closed for good.
+    /// fired, `read_closed`/`write_closed` whether the event reported
+    /// end-of-file, a hang-up or an error.
     pub(crate) fn fire(
         &self,
         ready: Interest,
@@ -187,8 +210,8 @@ impl Source {
         } else {
             // Epoll refuses the fd because it never blocks (a regular
             // file): count it as ready for ever.
-            self.read.closed.set(true);
-            self.write.closed.set(true);
+            self.read.ready.set(true);
+            self.write.ready.set(true);
             Registration::AlwaysReady
         };
         Ok(())

@@ -2,15 +2,20 @@
 //! `Async` socket that clear readiness after a short read or write, and the
 //! futures-io impls for the stream types and references to them.
 //!
-//! A stream socket that returns fewer bytes than asked for has drained its
+//! A TCP stream that returns fewer bytes than asked for has drained its
 //! receive buffer (and one that takes fewer bytes than offered has filled
 //! its send buffer): any data that arrives later is a new epoll edge. So the
 //! readiness of that direction is cleared at once, and the next read waits
 //! for the edge instead of making a `read(2)` that says `EAGAIN`. An echo
-//! costs one `read` and one `write` per message. (Not so for datagrams, a
-//! listener or a terminal, where one read takes one datagram, connection or
-//! line out of several.) End-of-file and errors are sticky (see
-//! `fd/source.rs`), so a short read before the peer's FIN never hides it.
+//! costs one `read` and one `write` per message. A FIN or an error that
+//! the last edge reported keeps the readiness (see `fd/source.rs`), so a
+//! short read before the peer's FIN never hides it.
+//!
+//! Not so for Unix streams: the kernel ends a read early at a message that
+//! carries fds (`SCM_RIGHTS`) and, with `SO_PASSCRED`, between writers with
+//! different credentials, with more bytes queued and no new edge to come.
+//! Nor for datagrams, listeners or terminals, where one read takes one
+//! datagram, connection or line out of several.
 
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::AsFd;
@@ -19,8 +24,22 @@ use std::task::{Context, Poll};
 use crate::Async;
 use crate::fd::source::Direction;
 
+/// A stream socket type, and whether a short read or write on it proves the
+/// kernel's buffer drained or full (see the module docs).
+pub(crate) trait StreamSocket {
+    const SHORT_IO_DRAINS: bool;
+}
+
+impl StreamSocket for std::net::TcpStream {
+    const SHORT_IO_DRAINS: bool = true;
+}
+
+impl StreamSocket for std::os::unix::net::UnixStream {
+    const SHORT_IO_DRAINS: bool = false;
+}
+
 /// Reads into `buf`, waiting for data.
-pub(crate) async fn read<S: AsFd>(io: &Async<S>, buf: &mut [u8]) -> io::Result<usize>
+pub(crate) async fn read<S: AsFd + StreamSocket>(io: &Async<S>, buf: &mut [u8]) -> io::Result<usize>
 where
     for<'a> &'a S: Read,
 {
@@ -31,7 +50,7 @@ where
 }
 
 /// Writes some of `buf`, waiting for room.
-pub(crate) async fn write<S: AsFd>(io: &Async<S>, buf: &[u8]) -> io::Result<usize>
+pub(crate) async fn write<S: AsFd + StreamSocket>(io: &Async<S>, buf: &[u8]) -> io::Result<usize>
 where
     for<'a> &'a S: Write,
 {
@@ -41,7 +60,10 @@ where
 }
 
 /// Writes all of `buf`.
-pub(crate) async fn write_all<S: AsFd>(io: &Async<S>, mut buf: &[u8]) -> io::Result<()>
+pub(crate) async fn write_all<S: AsFd + StreamSocket>(
+    io: &Async<S>,
+    mut buf: &[u8],
+) -> io::Result<()>
 where
     for<'a> &'a S: Write,
 {
@@ -55,7 +77,7 @@ where
 }
 
 /// `AsyncRead::poll_read`.
-pub(crate) fn poll_read<S: AsFd>(
+pub(crate) fn poll_read<S: AsFd + StreamSocket>(
     io: &Async<S>,
     cx: &mut Context<'_>,
     buf: &mut [u8],
@@ -72,7 +94,7 @@ where
 }
 
 /// `AsyncRead::poll_read_vectored`.
-pub(crate) fn poll_read_vectored<S: AsFd>(
+pub(crate) fn poll_read_vectored<S: AsFd + StreamSocket>(
     io: &Async<S>,
     cx: &mut Context<'_>,
     bufs: &mut [IoSliceMut<'_>],
@@ -89,7 +111,7 @@ where
 }
 
 /// `AsyncWrite::poll_write`.
-pub(crate) fn poll_write<S: AsFd>(
+pub(crate) fn poll_write<S: AsFd + StreamSocket>(
     io: &Async<S>,
     cx: &mut Context<'_>,
     buf: &[u8],
@@ -105,7 +127,7 @@ where
 }
 
 /// `AsyncWrite::poll_write_vectored`.
-pub(crate) fn poll_write_vectored<S: AsFd>(
+pub(crate) fn poll_write_vectored<S: AsFd + StreamSocket>(
     io: &Async<S>,
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
@@ -122,15 +144,15 @@ where
 }
 
 /// After a read of `n` of `len` bytes: a short read drained the buffer.
-fn drained<S: AsFd>(io: &Async<S>, n: usize, len: usize) {
-    if n > 0 && n < len {
+fn drained<S: AsFd + StreamSocket>(io: &Async<S>, n: usize, len: usize) {
+    if S::SHORT_IO_DRAINS && n > 0 && n < len {
         io.drained(Direction::Read);
     }
 }
 
 /// After a write of `n` of `len` bytes: a short write filled the buffer.
-fn filled<S: AsFd>(io: &Async<S>, n: usize, len: usize) {
-    if n > 0 && n < len {
+fn filled<S: AsFd + StreamSocket>(io: &Async<S>, n: usize, len: usize) {
+    if S::SHORT_IO_DRAINS && n > 0 && n < len {
         io.drained(Direction::Write);
     }
 }
