@@ -12,6 +12,16 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "hyper")]
+mod hyper;
+#[cfg(feature = "tokio")]
+mod tokio;
+
 pub use futures_core::Stream;
 pub use futures_io::{AsyncRead, AsyncWrite};
 pub use xiio_core::embed::{OnExecutor, OnThread, on_executor, on_thread};
+
+#[cfg(feature = "hyper")]
+pub use hyper::{HyperExecutor, HyperIo, HyperTimer};
+#[cfg(feature = "tokio")]
+pub use tokio::{TokioIo, WithTokio, with_tokio};
