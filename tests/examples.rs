@@ -51,6 +51,21 @@ fn chat_self_test() {
 }
 
 #[test]
+fn http_self_test() {
+    let out = run_example("http", &["--self-test"]);
+    for line in [
+        "HTTP/1.1 GET /: hello from xiio over HTTP/1.1",
+        "HTTP/1.1 POST /echo: 1048576 bytes back",
+        "HTTP/2 GET /: hello from xiio over HTTP/2.0",
+        "HTTP/2 POST /echo: 1048576 bytes back",
+        "SIGINT: stopping",
+        "all connections closed",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+}
+
+#[test]
 fn thread_per_core_load() {
     let out = run_example("thread_per_core", &[]);
     assert!(out.contains("total:  accepted  2000 connections"), "{out}");

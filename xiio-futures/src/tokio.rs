@@ -137,6 +137,12 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 /// task from there. Tasks that `fut` spawns run on that worker. Dropping
 /// the returned future drops `fut`, as usual.
 ///
+/// Some tokio functions need the context when they are *called*, not only
+/// when their future is polled (`tokio::time::sleep`, `tokio::spawn`):
+/// call them inside an `async` block, `with_tokio(async { ... })`, as
+/// below. An `async fn` of a tokio-only crate (`reqwest::get(url)`) may be
+/// passed as it is.
+///
 /// # Examples
 ///
 /// A tokio socket (which panics outside a tokio context) used from xiio:
