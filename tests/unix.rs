@@ -46,6 +46,28 @@ async fn read_to_eof(stream: &UnixStream) -> io::Result<Vec<u8>> {
 // Streams.
 // ---------------------------------------------------------------------------
 
+/// CONFORMANCE (sockets): a socket pair: gather of recv on one end and
+/// send_all on the other returns the bytes.
+#[xiio::test(mock_clock)]
+async fn socket_pair_gather_of_recv_and_send_all_returns_the_bytes() -> io::Result<()> {
+    type Step<'a> = std::pin::Pin<Box<dyn Future<Output = io::Result<Vec<u8>>> + 'a>>;
+    let (a, b) = UnixStream::pair()?;
+    let start = xiio::now();
+    let recv: Step<'_> = Box::pin(async {
+        let mut buf = [0; 64];
+        let n = a.read(&mut buf).await?;
+        Ok(buf[..n].to_vec())
+    });
+    let send_all: Step<'_> = Box::pin(async {
+        b.write_all(b"hello").await?;
+        Ok(Vec::new())
+    });
+    let results = xiio::gather([recv, send_all]).await?;
+    assert_eq!(results, [b"hello".to_vec(), Vec::new()]);
+    assert_eq!(since(start), ms(0), "without waiting");
+    Ok(())
+}
+
 #[xiio::test(mock_clock)]
 async fn pair_echoes_both_ways() -> io::Result<()> {
     let (a, b) = UnixStream::pair()?;
