@@ -49,11 +49,14 @@ mod time;
 pub use fd::{Async, Condition, Fired, Interest, Wait, read, write, write_all};
 pub use runtime::{Builder, now, run};
 pub use sys::{
-    ProcessError, Signals, ThreadPool, check_status, in_thread, run_process, signal,
+    ProcessError, Signals, ThreadPool, check_status, ctrl_c, in_thread, run_process, signal,
     subscribe_signals,
 };
-pub use task::{Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, try_finally, yield_now};
-pub use time::{Sleep, TimeoutError, sleep, sleep_until, timeout, timeout_at};
+pub use task::{
+    OwnedPromiseWait, Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, race, try_finally,
+    yield_now,
+};
+pub use time::{Interval, Sleep, TimeoutError, interval, sleep, sleep_until, timeout, timeout_at};
 
 /// The runtime driven from other executors; re-exported and documented as
 /// `xiio::compat`.

@@ -10,5 +10,5 @@ mod signals;
 mod thread_pool;
 
 pub use process::{ProcessError, check_status, run_process};
-pub use signals::{Signals, signal, subscribe_signals};
+pub use signals::{Signals, ctrl_c, signal, subscribe_signals};
 pub use thread_pool::{ThreadPool, in_thread};

@@ -16,7 +16,9 @@ use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus, Output};
 use std::time::Duration;
 
-use rustix::process::{Pid, PidfdFlags, Signal, pidfd_open, pidfd_send_signal};
+use rustix::process::{
+    Pid, PidfdFlags, Signal, getpgid, kill_process_group, pidfd_open, pidfd_send_signal,
+};
 use rustix::time::{
     Itimerspec, TimerfdClockId, TimerfdFlags, TimerfdTimerFlags, Timespec, timerfd_create,
     timerfd_settime,
@@ -61,8 +63,12 @@ const CHUNK: usize = 64 * 1024;
 /// happens in a cleanup that the enclosing task group (or `xiio::run`)
 /// awaits before it returns, like a [`try_finally`](crate::try_finally)
 /// cleanup, so the group ends only once the child is gone. Only the child
-/// is signalled, not processes it started itself. (Outside any group, the
-/// child is killed with SIGKILL and reaped at once.)
+/// is signalled, not processes it started itself, unless it leads a
+/// process group of its own (`CommandExt::process_group(0)`): then the
+/// whole group gets the SIGTERM, and after the child exited (or the grace
+/// period passed) the group's remaining processes get SIGKILL, so
+/// `sh -c 'sleep 5; ...'` leaves no orphaned `sleep`. (Outside any task
+/// group, the child is killed with SIGKILL and reaped at once.)
 ///
 /// While a child runs, a mock clock does not jump (see
 /// [`Builder::mock_clock`](crate::Builder::mock_clock)): test timeouts of
@@ -114,9 +120,14 @@ pub async fn run_process(cmd: &mut Command) -> io::Result<Output> {
             return Err(e.into());
         }
     };
+    // A child that leads a process group of its own (Command's
+    // `process_group(0)`) is cancelled with its whole group.
+    let pid = Pid::from_child(&child);
+    let group = getpgid(Some(pid)).ok().filter(|&group| group == pid);
     // From here on, dropping `running` terminates and reaps the child.
     let mut running = Running {
         child: Some((child, pidfd)),
+        group,
         work: Some(work),
     };
     let captured = crate::gather([read_to_end(stdout), read_to_end(stderr)]).await?;
@@ -159,6 +170,9 @@ struct Running {
     /// The child and its pidfd (readable once the child exited); `None`
     /// once reaped.
     child: Option<(Child, OwnedFd)>,
+    /// The child's process group, if it leads one of its own: signalled
+    /// as a whole when cancelled.
+    group: Option<Pid>,
     /// Keeps a mock clock from jumping while the child lives.
     work: Option<OutsideWork>,
 }
@@ -189,8 +203,11 @@ impl Drop for Running {
         // reused the pid. Fails only if the child is gone already (ESRCH);
         // the cleanup then reaps it at once.
         let _ = pidfd_send_signal(&pidfd, Signal::TERM);
+        if let Some(group) = self.group {
+            let _ = kill_process_group(group, Signal::TERM);
+        }
         let work = self.work.take();
-        let mut reaper = Reaper(Some(child));
+        let mut reaper = Reaper(Some(child), self.group);
         crate::task::try_finally::adopt(Box::pin(async move {
             let _work = work;
             reaper.terminate(pidfd).await;
@@ -198,10 +215,10 @@ impl Drop for Running {
     }
 }
 
-/// Owns a child until it is reaped; if dropped before (its cleanup was
-/// never run, or was torn down with the runtime), kills and reaps it on
-/// the spot.
-struct Reaper(Option<Child>);
+/// Owns a child (and the process group it leads, if any) until it is
+/// reaped; if dropped before (its cleanup was never run, or was torn down
+/// with the runtime), kills and reaps it on the spot.
+struct Reaper(Option<Child>, Option<Pid>);
 
 impl Reaper {
     /// Waits up to the grace period for the child to exit after SIGTERM,
@@ -220,6 +237,12 @@ impl Reaper {
             let _ = pidfd_send_signal(&pidfd, Signal::KILL);
             let _ = ready(pidfd.as_fd(), Interest::READABLE, "xiio::run_process").await;
         }
+        if let Some(group) = self.1 {
+            // What is left of the group goes too. Before the reap: the
+            // unreaped leader holds the group's id, so it names no other
+            // group yet.
+            let _ = kill_process_group(group, Signal::KILL);
+        }
         if let Some(mut child) = self.0.take() {
             // The child has exited: this does not block.
             let _ = child.wait();
@@ -230,6 +253,9 @@ impl Reaper {
 impl Drop for Reaper {
     fn drop(&mut self) {
         if let Some(mut child) = self.0.take() {
+            if let Some(group) = self.1 {
+                let _ = kill_process_group(group, Signal::KILL);
+            }
             kill_and_reap(&mut child);
         }
     }

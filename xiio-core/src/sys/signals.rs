@@ -325,6 +325,37 @@ impl Signals {
     }
 }
 
+/// Waits for Ctrl-C (SIGINT).
+///
+/// The subscription starts when the future is first polled and ends when
+/// it completes or is dropped (then SIGINT ends the process again, as
+/// before). So poll it before the signal may come: start it as a child of
+/// a task group, or use [`subscribe_signals`] early for a program that
+/// must not miss one.
+///
+/// # Examples
+///
+/// ```no_run
+/// # xiio::run(async {
+/// xiio::task_group!(|tg| {
+///     let server = tg.add_task(async { /* serve ... */ });
+///     xiio::ctrl_c().await?;
+///     println!("shutting down");
+///     server.cancel();
+///     Ok::<_, std::io::Error>(())
+/// })
+/// # }).unwrap();
+/// ```
+///
+/// # Errors
+///
+/// If the subscription cannot be made (no fd left).
+pub async fn ctrl_c() -> io::Result<()> {
+    let mut signals = subscribe_signals(&[signal::SIGINT])?;
+    signals.recv().await?;
+    Ok(())
+}
+
 /// The signals as a `futures_core::Stream` of `io::Result<c_int>`, which
 /// never ends: `signals.next().await` with futures' `StreamExt` is
 /// [`recv`](Signals::recv).

@@ -53,9 +53,10 @@ thread_local! {
 /// - Cancelling (dropping) the awaiting future never blocks: a job that has
 ///   not started yet is skipped, a running job runs to its end on its
 ///   worker and its value is dropped there.
-/// - Dropping the pool blocks until the jobs still running (or queued) have
-///   finished and their workers exited. Drop it outside the runtime's
-///   thread, or after the jobs were awaited, if that matters.
+/// - Dropping the pool outside `xiio::run` blocks until the jobs still
+///   running (or queued) have finished and their workers exited. Inside
+///   `xiio::run` it never blocks: the jobs finish and the workers exit in
+///   the background.
 ///
 /// A `ThreadPool` is `Send + Sync`: share it by reference (tasks of a group
 /// may borrow it; several threads, each with its own `xiio::run`, may use
@@ -263,9 +264,14 @@ impl Shared {
 }
 
 impl Drop for ThreadPool {
-    /// Waits until every job still queued or running has finished and the
-    /// workers have exited.
+    /// Outside `xiio::run`, waits until every job still queued or running
+    /// has finished and the workers have exited. Inside it, returns at once
+    /// (the runtime's thread must not block): the jobs run to their end and
+    /// the workers exit on their own.
     fn drop(&mut self) {
+        if runtime::try_with(|_| ()).is_some() {
+            return;
+        }
         // The last handle may be dropped by a job of this very pool (an
         // `Arc<ThreadPool>` moved into it); that worker cannot wait for
         // itself.

@@ -6,12 +6,13 @@
 //! - `ready_queue.rs`: per-child wakers and the queue they push to.
 //! - `try_finally.rs`: cleanups that survive cancellation, adopted by the
 //!   innermost group.
-//! - `gather.rs`, `promise.rs`, `yield_now.rs`: small tools built on the
-//!   above.
+//! - `gather.rs`, `race.rs`, `promise.rs`, `yield_now.rs`: small tools
+//!   built on the above.
 
 mod gather;
 mod handle;
 mod promise;
+mod race;
 mod ready_queue;
 mod task_group;
 pub(crate) mod try_finally;
@@ -19,7 +20,8 @@ mod yield_now;
 
 pub use gather::gather;
 pub use handle::Task;
-pub use promise::{Promise, PromiseWait};
+pub use promise::{OwnedPromiseWait, Promise, PromiseWait};
+pub use race::race;
 pub use task_group::{TaskGroup, TaskOutput};
 pub use try_finally::try_finally;
 pub use yield_now::yield_now;

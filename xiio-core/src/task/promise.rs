@@ -185,31 +185,102 @@ impl<T: Clone> Future for PromiseWait<'_, T> {
     type Output = T;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        if let Some(value) = self.promise.get() {
-            self.key = None;
-            return Poll::Ready(value);
-        }
-        let mut waiters = self.promise.inner.waiters.borrow_mut();
-        match self.key.and_then(|key| waiters.get_mut(key)) {
-            Some(waker) if waker.will_wake(cx.waker()) => {}
-            Some(waker) => *waker = cx.waker().clone(),
-            None => {
-                let key = waiters.insert(cx.waker().clone());
-                drop(waiters);
-                self.key = Some(key);
-            }
-        }
-        Poll::Pending
+        let this = &mut *self;
+        this.promise.poll_wait(&mut this.key, cx)
     }
 }
 
 impl<T> Drop for PromiseWait<'_, T> {
     fn drop(&mut self) {
+        self.promise.forget_waiter(self.key);
+    }
+}
+
+impl<T> Promise<T> {
+    /// Polls for the value, keeping the waiter's place in `key`.
+    fn poll_wait(&self, key: &mut Option<usize>, cx: &mut Context<'_>) -> Poll<T>
+    where
+        T: Clone,
+    {
+        if let Some(value) = self.get() {
+            *key = None;
+            return Poll::Ready(value);
+        }
+        let mut waiters = self.inner.waiters.borrow_mut();
+        match key.and_then(|key| waiters.get_mut(key)) {
+            Some(waker) if waker.will_wake(cx.waker()) => {}
+            Some(waker) => *waker = cx.waker().clone(),
+            None => *key = Some(waiters.insert(cx.waker().clone())),
+        }
+        Poll::Pending
+    }
+
+    /// Removes a waiter that stops waiting.
+    fn forget_waiter(&self, key: Option<usize>) {
         // Keys are never reused after `set` empties the slab (no waiter is
         // added once a value is there), so this removes only our own entry.
-        if let Some(key) = self.key {
-            self.promise.inner.waiters.borrow_mut().remove(key);
+        if let Some(key) = key {
+            self.inner.waiters.borrow_mut().remove(key);
         }
+    }
+}
+
+/// `promise.await` by value, as well as `(&promise).await`: the handle is a
+/// cheap clone of a shared promise, so awaiting it consumes only this
+/// handle.
+///
+/// # Examples
+///
+/// ```
+/// xiio::run(async {
+///     let promise = xiio::Promise::new();
+///     promise.set(7).unwrap();
+///     assert_eq!(promise.await, 7);
+/// });
+/// ```
+impl<T: Clone> IntoFuture for Promise<T> {
+    type Output = T;
+    type IntoFuture = OwnedPromiseWait<T>;
+
+    fn into_future(self) -> OwnedPromiseWait<T> {
+        OwnedPromiseWait {
+            promise: self,
+            key: None,
+        }
+    }
+}
+
+/// The future of awaiting a [`Promise`] by value.
+#[must_use = "futures do nothing unless awaited"]
+pub struct OwnedPromiseWait<T> {
+    /// The promise waited for.
+    promise: Promise<T>,
+    /// This waiter's place among the promise's waiters, once pending.
+    key: Option<usize>,
+}
+
+impl<T: Clone> Future for OwnedPromiseWait<T> {
+    type Output = T;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let this = &mut *self;
+        this.promise.poll_wait(&mut this.key, cx)
+    }
+}
+
+impl<T> Drop for OwnedPromiseWait<T> {
+    fn drop(&mut self) {
+        self.promise.forget_waiter(self.key);
+    }
+}
+
+impl<T> Unpin for OwnedPromiseWait<T> {}
+
+impl<T> fmt::Debug for OwnedPromiseWait<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPromiseWait")
+            .field("key", &self.key)
+            .finish()
     }
 }
 

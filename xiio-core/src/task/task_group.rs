@@ -110,6 +110,13 @@ struct Inner<'env, E> {
     /// True once the group returned or was dropped; adding to it then is a
     /// bug.
     finished: Cell<bool>,
+    /// Live children added with `add_task` (not background ones, not
+    /// cleanups): once the body is done and this is zero, the background
+    /// children are cancelled.
+    foreground: Cell<usize>,
+    /// Set by `cancel` called from the child being polled: that child is
+    /// dropped once its poll returns.
+    cancel_polled: Cell<bool>,
 }
 
 impl<E> Drop for Inner<'_, E> {
@@ -127,6 +134,8 @@ struct Child<'env, E> {
     /// poll (until then the child sits in the queue and nobody can wake
     /// it), from a spare if the group has one.
     waker: Option<(Waker, Arc<ChildWaker>)>,
+    /// True for a child added with `add_background`.
+    background: bool,
 }
 
 /// What a child runs.
@@ -148,9 +157,9 @@ enum Failure<E> {
 /// What a child of a `TaskGroup<'_, E>` may return: `Result<T, E>` (an
 /// `Err` fails the group) or `()`.
 #[diagnostic::on_unimplemented(
-    message = "a task of a TaskGroup must return `Result<T, E>` with the group's error type, or `()`",
+    message = "a task of a TaskGroup must return `Result<T, E>` with the group's error type, `()`, or never return",
     label = "this task returns `{Self}`",
-    note = "wrap a plain value in `Ok(...)`"
+    note = "wrap a plain value in `Ok(...)`; a task that only fails, or ends with `?`, needs its types spelled: `Err::<(), _>(e)`, `Ok::<_, MyError>(())`"
 )]
 pub trait TaskOutput<E> {
     /// The value kept in the task's [`Task`] handle.
@@ -164,6 +173,34 @@ impl<T, E> TaskOutput<E> for Result<T, E> {
     type Ok = T;
 
     fn into_result(self) -> Result<T, E> {
+        self
+    }
+}
+
+/// `!`, the output of a future that never returns, such as
+/// `async { loop { ... } }`, named on stable Rust through a function
+/// pointer type (`fn() -> !` is stable, the `!` type itself is not).
+pub type Never = <fn() -> ! as FnOutput>::Output;
+
+/// The output type of a function pointer type; only for [`Never`].
+#[doc(hidden)]
+pub trait FnOutput {
+    /// What the function returns.
+    type Output;
+}
+
+impl<T> FnOutput for fn() -> T {
+    type Output = T;
+}
+
+/// A task that never returns (`async { loop { ... } }`, whose type is
+/// `!`) is a fine child too: it runs until it is cancelled, typically
+/// by [`TaskGroup::cancel`] or as a background child
+/// ([`TaskGroup::add_background`]).
+impl<E> TaskOutput<E> for Never {
+    type Ok = Never;
+
+    fn into_result(self) -> Result<Never, E> {
         self
     }
 }
@@ -223,6 +260,8 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
                 failure: RefCell::new(None),
                 cancelling: Cell::new(false),
                 finished: Cell::new(false),
+                foreground: Cell::new(0),
+                cancel_polled: Cell::new(false),
             }),
         }
     }
@@ -233,11 +272,67 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     /// value goes to the returned [`Task`]) or `()`. Added while the group is
     /// cancelling, the child is dropped without running.
     ///
+    /// Dropping the returned [`Task`] does not cancel the child (unlike
+    /// smol's `Task`): the child belongs to the group, and the handle only
+    /// reads its value or cancels it ([`Task::cancel`]).
+    ///
     /// # Panics
     ///
     /// When the group has already finished: add tasks from inside the group's
     /// body or its children.
     pub fn add_task<F>(&self, fut: F) -> Task<<F::Output as TaskOutput<E>>::Ok>
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput<E>,
+    {
+        self.spawn(fut, false)
+    }
+
+    /// Adds a background child: like [`add_task`](TaskGroup::add_task),
+    /// but the group does not wait for it. Once the body and every other
+    /// child (not background) are done, the background children are
+    /// cancelled (their `try_finally` cleanups awaited) and the group
+    /// returns. For a heartbeat, a watcher of signals, a cache refresher:
+    /// work that lives as long as the rest of the group.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::time::Duration;
+    ///
+    /// xiio::Builder::new().mock_clock(true).run(async {
+    ///     let beats = Cell::new(0);
+    ///     let start = xiio::now();
+    ///     xiio::task_group!(|tg| {
+    ///         tg.add_background(async {
+    ///             loop {
+    ///                 xiio::sleep(Duration::from_millis(100)).await;
+    ///                 beats.set(beats.get() + 1);
+    ///             }
+    ///         });
+    ///         xiio::sleep(Duration::from_millis(350)).await; // the real work
+    ///         Ok::<_, ()>(())
+    ///     })
+    ///     .unwrap();
+    ///     // The heartbeat ended with the body.
+    ///     assert_eq!(xiio::now() - start, Duration::from_millis(350));
+    ///     assert_eq!(beats.get(), 3);
+    /// });
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// When the group has already finished.
+    pub fn add_background<F>(&self, fut: F) -> Task<<F::Output as TaskOutput<E>>::Ok>
+    where
+        F: Future + 'env,
+        F::Output: TaskOutput<E>,
+    {
+        self.spawn(fut, true)
+    }
+
+    fn spawn<F>(&self, fut: F, background: bool) -> Task<<F::Output as TaskOutput<E>>::Ok>
     where
         F: Future + 'env,
         F::Output: TaskOutput<E>,
@@ -254,8 +349,83 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
             drop(child); // its `Reporter` marks the handle cancelled
             return Task::new(state);
         }
-        self.insert(ChildFuture::Task(Box::pin(child)));
+        if !background {
+            inner.foreground.set(inner.foreground.get() + 1);
+        }
+        self.insert(ChildFuture::Task(Box::pin(child)), background);
         Task::new(state)
+    }
+
+    /// Cancels every child of the group that is running now (those added
+    /// with `add_task` and with `add_background`), as a failure would but
+    /// without failing the group: each is dropped at once, at its current
+    /// await point; its `try_finally` cleanups run and the group waits for
+    /// them.
+    /// The body is not cancelled: it goes on, and the group returns the
+    /// body's value once the body and the cleanups are done. Children added
+    /// after the call run as usual.
+    ///
+    /// Called from a child, it cancels that child too (it is dropped when
+    /// its current poll returns), and still not the body. To stop the body
+    /// from a child, return an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// xiio::Builder::new().mock_clock(true).run(async {
+    ///     let start = xiio::now();
+    ///     let value = xiio::task_group!(|tg| {
+    ///         let forever = tg.add_task(async {
+    ///             xiio::try_finally(std::future::pending::<()>(), async {
+    ///                 xiio::sleep(Duration::from_millis(50)).await; // cleanup
+    ///             })
+    ///             .await
+    ///         });
+    ///         xiio::sleep(Duration::from_millis(100)).await;
+    ///         tg.cancel(); // the work is done: stop the rest
+    ///         assert!(forever.is_cancelled());
+    ///         Ok::<_, ()>("done")
+    ///     });
+    ///     assert_eq!(value, Ok("done"));
+    ///     assert_eq!(xiio::now() - start, Duration::from_millis(150));
+    /// });
+    /// ```
+    pub fn cancel(&self) {
+        let cancelled = self.take_tasks(true);
+        let _sink = try_finally::collect_into(&self.inner.orphans);
+        drop(cancelled);
+        // Wake whoever polls the group: it adopts the cleanups and may be
+        // done.
+        self.inner.queue.push(BODY);
+    }
+
+    /// Takes every child added with `add_task` or `add_background` (not
+    /// cleanups) out of the group, for the caller to drop. With
+    /// `with_polled`, the child being polled right now (the caller, if a
+    /// child calls this) is marked to be dropped after its poll.
+    fn take_tasks(&self, with_polled: bool) -> Vec<Child<'env, E>> {
+        let inner = &self.inner;
+        let mut children = inner.children.borrow_mut();
+        let mut keys = Vec::new();
+        for (key, child) in children.iter() {
+            match child {
+                Some(Child {
+                    fut: ChildFuture::Task(_),
+                    ..
+                }) => keys.push(key),
+                None if with_polled => inner.cancel_polled.set(true),
+                _ => {} // cleanups are never cancelled
+            }
+        }
+        let taken: Vec<_> = keys
+            .into_iter()
+            .filter_map(|key| children.remove(key))
+            .collect();
+        let foreground = taken.iter().filter(|child| !child.background).count();
+        inner.foreground.set(inner.foreground.get() - foreground);
+        taken
     }
 
     /// The number of live children (finished ones are removed at once).
@@ -269,12 +439,12 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     }
 
     /// Stores a child and queues it, so it starts at the next poll.
-    fn insert(&self, fut: ChildFuture<'env, E>) {
-        let key = self
-            .inner
-            .children
-            .borrow_mut()
-            .insert(Some(Child { fut, waker: None }));
+    fn insert(&self, fut: ChildFuture<'env, E>, background: bool) {
+        let key = self.inner.children.borrow_mut().insert(Some(Child {
+            fut,
+            waker: None,
+            background,
+        }));
         self.inner.queue.push(key);
     }
 }
@@ -414,6 +584,7 @@ where
                 this.poll_child(key);
             }
         }
+        this.cancel_background();
         // Cleanups orphaned by the last polls become children before the
         // group decides whether it is done.
         this.adopt_orphans();
@@ -498,12 +669,16 @@ where
             ChildFuture::Task(fut) => fut.as_mut().poll(&mut cx),
             ChildFuture::Cleanup(fut) => fut.as_mut().poll(&mut cx).map(Ok),
         }));
-        if let Ok(Poll::Pending) = polled {
+        let cancelled = inner.cancel_polled.replace(false);
+        if let (Ok(Poll::Pending), false) = (&polled, cancelled) {
             inner.children.borrow_mut()[key] = Some(child);
             return;
         }
         inner.children.borrow_mut().remove(key);
-        let Child { fut, waker } = child;
+        if matches!(child.fut, ChildFuture::Task(_)) && !child.background {
+            inner.foreground.set(inner.foreground.get() - 1);
+        }
+        let Child { fut, waker, .. } = child;
         // The future first: it may hold clones of the waker (in timers, fd
         // waits) that its drop releases.
         drop(fut);
@@ -536,26 +711,22 @@ where
         inner.cancelling.set(true);
         self.body = None;
         self.output = None;
-        let cancelled: Vec<_> = {
-            let mut children = inner.children.borrow_mut();
-            let keys: Vec<usize> = children
-                .iter()
-                .filter(|(_, child)| {
-                    matches!(
-                        child,
-                        Some(Child {
-                            fut: ChildFuture::Task(_),
-                            ..
-                        })
-                    )
-                })
-                .map(|(key, _)| key)
-                .collect();
-            keys.into_iter().map(|key| children.remove(key)).collect()
-        };
+        let cancelled = self.group.take_tasks(false);
         // Dropped with the group's sink installed: their cleanups become
         // children of this group.
         drop(cancelled);
+    }
+
+    /// Once the body and every foreground child are done (and nothing
+    /// failed), cancels the background children, whose cleanups the group
+    /// then awaits.
+    fn cancel_background(&mut self) {
+        let inner = &self.group.inner;
+        let done = self.body.is_none() && self.output.is_some();
+        if done && inner.foreground.get() == 0 && !inner.children.borrow().is_empty() {
+            let cancelled = self.group.take_tasks(false);
+            drop(cancelled); // with the group's sink installed
+        }
     }
 
     /// Turns orphaned cleanups into shielded children.
@@ -569,7 +740,7 @@ where
                 return;
             }
             for orphan in orphans {
-                self.group.insert(ChildFuture::Cleanup(orphan));
+                self.group.insert(ChildFuture::Cleanup(orphan), false);
             }
         }
     }

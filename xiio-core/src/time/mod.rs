@@ -2,11 +2,14 @@
 //!
 //! - `sleep.rs`: [`sleep`], [`sleep_until`] and their future [`Sleep`], a
 //!   timer in the reactor.
+//! - `interval.rs`: [`interval`], ticks at a fixed period.
 //! - `timeout.rs`: [`timeout`], [`timeout_at`]: a future and a timer in one
 //!   small task group.
 
+mod interval;
 mod sleep;
 mod timeout;
 
+pub use interval::{Interval, interval};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{TimeoutError, timeout, timeout_at};
