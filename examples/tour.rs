@@ -122,8 +122,51 @@ async fn main() -> io::Result<()> {
     let fast = xiio::timeout(ms(30), async { "in time" }).await;
     say(start, format!("timeout of a quick future: {fast:?}"));
 
+    println!("\n6. join! and select! for futures of different types; race and cancel.");
+    let (n, text) = xiio::join!(
+        async {
+            xiio::sleep(ms(20)).await;
+            Ok::<_, io::Error>(1)
+        },
+        async { Ok(String::from("two")) },
+    )?;
+    say(start, format!("join!: ({n}, {text:?})"));
+    let winner = xiio::select! {
+        line = async {
+            xiio::sleep(ms(30)).await;
+            "a line"
+        } => format!("read {line:?}"),
+        () = xiio::sleep(ms(10)) => String::from("timed out first"),
+    };
+    say(start, format!("select!: {winner}"));
+    // A heartbeat that would run for ever stops when the work is done.
+    let beats = std::cell::Cell::new(0);
+    xiio::task_group!(|tg| {
+        tg.add_background(async {
+            loop {
+                xiio::sleep(ms(10)).await;
+                beats.set(beats.get() + 1);
+            }
+        });
+        xiio::sleep(ms(35)).await; // the work
+        Ok::<_, io::Error>(())
+    })?;
+    say(
+        start,
+        format!(
+            "a background heartbeat beat {} times, then was cancelled",
+            beats.get()
+        ),
+    );
+    let jobs = (0..6).map(|i| async move {
+        xiio::sleep(ms(10)).await;
+        Ok::<_, io::Error>(i * i)
+    });
+    let squares = xiio::gather_limit(jobs, 2).await?;
+    say(start, format!("gather_limit, 2 at a time: {squares:?}"));
+
     println!(
-        "\n6. Futures of other crates (here async-channel) run too, woken from other threads."
+        "\n7. Futures of other crates (here async-channel) run too, woken from other threads."
     );
     let (tx, rx) = async_channel::bounded(1);
     std::thread::spawn(move || {
@@ -132,7 +175,7 @@ async fn main() -> io::Result<()> {
     });
     say(start, format!("received {:?}", rx.recv().await));
 
-    println!("\n7. Blocking calls run in threads, processes on a pidfd; both are awaited.");
+    println!("\n8. Blocking calls run in threads, processes on a pidfd; both are awaited.");
     let (sum, output) = xiio::task_group!(|tg| {
         let sum = tg.add_task(async {
             Ok(xiio::in_thread(|| {

@@ -57,12 +57,17 @@
 //!   runs it on the mock clock.
 //! - [`task_group!`]`(|tg| { ... })` is [`TaskGroup::scope`] plus `.await`,
 //!   the Rust form of Python's `async with TaskGroup() as tg:`.
+//! - [`join!`]`(a, b, c)` runs futures of different types in one group:
+//!   `Result<(A, B, C), E>`, the first error cancelling the rest.
+//! - [`select!`]` { x = a => ..., y = b => ... }` runs the arm of the first
+//!   future to finish, after the others were cancelled and their cleanups
+//!   awaited.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
 
 pub use xiio_core::*;
-pub use xiio_macros::{main, task_group, test};
+pub use xiio_macros::{join, main, select, task_group, test};
 
 /// Interop with `futures-core`, `futures-io` and other executors.
 pub use xiio_futures as compat;

@@ -332,3 +332,164 @@ fn dropping_a_thread_pool_inside_the_runtime_does_not_stall_it() {
         gaps.get()
     );
 }
+
+#[test]
+fn join_of_three_types_returns_a_tuple() {
+    run_mock(async {
+        let start = xiio::now();
+        let name = String::from("xiio"); // borrowed by a future
+        let (n, text, flag) = xiio::join!(
+            async {
+                xiio::sleep(ms(100)).await;
+                Ok::<_, io::Error>(1u8)
+            },
+            async {
+                xiio::sleep(ms(50)).await;
+                Ok(format!("{name}!"))
+            },
+            async { Ok(true) },
+        )
+        .unwrap();
+        assert_eq!((n, text.as_str(), flag), (1, "xiio!", true));
+        assert_eq!(since(start), ms(100), "they ran concurrently");
+    });
+}
+
+#[test]
+fn join_returns_the_first_error_and_cancels_the_rest_with_their_cleanups() {
+    let log = Log::new();
+    run_mock(async {
+        let start = xiio::now();
+        let log2 = log.clone();
+        let result: Result<((), u32), &str> = xiio::join!(
+            xiio::try_finally(
+                async {
+                    xiio::sleep(ms(1000)).await;
+                    Ok(())
+                },
+                async move {
+                    xiio::sleep(ms(20)).await;
+                    log2.push("cleanup");
+                }
+            ),
+            async {
+                xiio::sleep(ms(100)).await;
+                Err("failed at 100 ms")
+            },
+        );
+        assert_eq!(result, Err("failed at 100 ms"));
+        assert_eq!(since(start), ms(120));
+    });
+    assert_eq!(log.events(), ["cleanup"]);
+}
+
+#[test]
+fn select_of_three_types_runs_the_winners_arm_after_the_losers_cleanups() {
+    let log = Log::new();
+    run_mock(async {
+        let start = xiio::now();
+        let log2 = log.clone();
+        let outcome: String = xiio::select! {
+            n = async {
+                xiio::sleep(ms(300)).await;
+                7u32
+            } => format!("number {n}"),
+            text = xiio::try_finally(
+                async {
+                    xiio::sleep(ms(200)).await;
+                    "text"
+                },
+                async move {
+                    xiio::sleep(ms(50)).await;
+                    log2.push("loser cleaned up");
+                }
+            ) => format!("text {text}"),
+            () = xiio::sleep(ms(100)) => {
+                log.push("arm runs");
+                String::from("timeout")
+            },
+        };
+        assert_eq!(outcome, "timeout");
+        // The winner at 100 ms; the 200 ms loser's cleanup of 50 ms ran
+        // first.
+        assert_eq!(since(start), ms(150));
+    });
+    assert_eq!(log.events(), ["loser cleaned up", "arm runs"]);
+}
+
+#[test]
+fn select_arms_may_use_question_mark_and_return() {
+    fn run() -> Result<u32, String> {
+        run_mock(async {
+            let value = xiio::select! {
+                r = async { Err::<u32, _>(String::from("boom")) } => r?,
+                () = xiio::sleep(ms(10)) => return Ok(0),
+            };
+            Ok(value)
+        })
+    }
+    assert_eq!(run(), Err(String::from("boom")));
+}
+
+#[test]
+fn ten_jobs_of_100_ms_with_a_limit_of_3_take_400_ms() {
+    run_mock(async {
+        let start = xiio::now();
+        let running = Cell::new(0);
+        let most = Cell::new(0);
+        let jobs = (0..10).map(|i| {
+            let (running, most) = (&running, &most);
+            async move {
+                running.set(running.get() + 1);
+                most.set(most.get().max(running.get()));
+                xiio::sleep(ms(100)).await;
+                running.set(running.get() - 1);
+                Ok::<_, io::Error>(i * 2)
+            }
+        });
+        let values = xiio::gather_limit(jobs, 3).await.unwrap();
+        assert_eq!(values, (0..10).map(|i| i * 2).collect::<Vec<_>>());
+        assert_eq!(since(start), ms(400));
+        assert_eq!(most.get(), 3, "never more than 3 at once");
+    });
+}
+
+#[test]
+fn gather_limit_stops_at_the_first_error() {
+    run_mock(async {
+        let started = Cell::new(0);
+        let jobs = (0..10).map(|i| {
+            let started = &started;
+            async move {
+                started.set(started.get() + 1);
+                xiio::sleep(ms(100)).await;
+                if i == 4 { Err(i) } else { Ok(i) }
+            }
+        });
+        assert_eq!(xiio::gather_limit(jobs, 2).await, Err(4));
+        assert_eq!(started.get(), 6, "jobs 0-5 started; none after the error");
+    });
+}
+
+#[test]
+fn next_finished_gives_children_in_the_order_they_finish() {
+    run_mock(async {
+        let start = xiio::now();
+        xiio::task_group!(|tg| {
+            let mut tasks = Vec::new();
+            for (i, d) in [300, 100, 200].into_iter().enumerate() {
+                tasks.push(tg.add_task(async move {
+                    xiio::sleep(ms(d)).await;
+                    Ok::<_, io::Error>(i)
+                }));
+            }
+            let mut order = Vec::new();
+            while let Some(task) = xiio::next_finished(&mut tasks).await {
+                order.push((task.take().unwrap(), since(start)));
+            }
+            assert_eq!(order, [(1, ms(100)), (2, ms(200)), (0, ms(300))]);
+            Ok::<_, io::Error>(())
+        })
+        .unwrap();
+    });
+}

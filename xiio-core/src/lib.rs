@@ -53,8 +53,8 @@ pub use sys::{
     subscribe_signals,
 };
 pub use task::{
-    OwnedPromiseWait, Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, race, try_finally,
-    yield_now,
+    OwnedPromiseWait, Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, gather_limit,
+    next_finished, race, try_finally, yield_now,
 };
 pub use time::{Interval, Sleep, TimeoutError, interval, sleep, sleep_until, timeout, timeout_at};
 

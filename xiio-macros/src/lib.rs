@@ -16,6 +16,9 @@
 //!   its body into an `async move` block handed to the runtime's `Builder`.
 //! - `task_group` parses `[move] |tg| body` and writes
 //!   `TaskGroup::scope(async [move] |tg| body).await`.
+//! - `join` puts each future in one task group and gives the values as a
+//!   tuple; `select` races boxed futures that wrap their outputs in an enum
+//!   of one variant per arm, then matches the winner.
 //!
 //! Wrong input is a compile error spanned on the offending tokens, with a
 //! message that says what to write instead. An attribute on a wrong function
@@ -36,6 +39,8 @@
 use proc_macro::TokenStream;
 
 mod entry;
+mod join;
+mod select;
 mod task_group;
 #[cfg(test)]
 mod test_util;
@@ -203,4 +208,58 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn task_group(input: TokenStream) -> TokenStream {
     task_group::task_group(input.into()).into()
+}
+
+/// Runs futures of different types concurrently in one task group and
+/// returns their values as a tuple: the tuple form of `xiio::gather`.
+///
+/// Each future returns `Result<T, E>` with the same `E` (or `()`); the
+/// macro evaluates to `Result<(T1, T2, ...), E>`. The first error cancels
+/// the others (their `try_finally` cleanups are awaited) and is returned.
+/// Use it inside an `async` block or function (it awaits).
+///
+/// # Examples
+///
+/// ```ignore
+/// let (n, text) = xiio::join!(
+///     async { Ok::<_, io::Error>(1) },
+///     async { Ok(String::from("two")) },
+/// )?;
+/// ```
+///
+/// # Errors
+///
+/// A compile error if no future is given.
+#[proc_macro]
+pub fn join(input: TokenStream) -> TokenStream {
+    join::join(input.into()).into()
+}
+
+/// Waits for the first of several futures of different types to finish,
+/// cancels the others and awaits their `try_finally` cleanups, then
+/// evaluates the winner's arm: `pattern = future => expression`.
+///
+/// Unlike `futures::select!` and tokio's `select!`, which drop the losers
+/// on the spot, nothing a loser started outlives the `select!`: its
+/// cleanups have finished when the arm runs. Of futures that finish in the
+/// same turn, the first arm wins. Patterns must be irrefutable (`x`, `_`,
+/// `(a, b)`); the arms' expressions run in the enclosing function, so `?`
+/// and `return` work there. Use it inside an `async` block or function.
+///
+/// # Examples
+///
+/// ```ignore
+/// let message = xiio::select! {
+///     line = read_line(&stream) => format!("got {}", line?),
+///     () = xiio::sleep(Duration::from_secs(5)) => "timed out".to_string(),
+/// };
+/// ```
+///
+/// # Errors
+///
+/// A compile error, at the offending token, for an arm that is not
+/// `pattern = future => expression`, and for no arm at all.
+#[proc_macro]
+pub fn select(input: TokenStream) -> TokenStream {
+    select::select(input.into()).into()
 }

@@ -162,6 +162,18 @@ impl<T> Task<T> {
     }
 }
 
+impl<T> Task<T> {
+    /// True once the child finished; otherwise `cx` is woken when it does.
+    /// (The same single waiter slot as awaiting the task.)
+    pub(crate) fn poll_finished(&self, cx: &mut Context<'_>) -> bool {
+        if self.is_finished() {
+            return true;
+        }
+        *self.state.waiter.borrow_mut() = Some(cx.waker().clone());
+        false
+    }
+}
+
 impl<T> Future for Task<T> {
     type Output = Option<T>;
 

@@ -1,0 +1,6 @@
+// join! needs at least one future.
+#[xiio::main]
+async fn main() -> std::io::Result<()> {
+    let () = xiio::join!()?;
+    Ok(())
+}

@@ -1,0 +1,8 @@
+// An arm is `pattern = future => expression`: here the `=> expression` is
+// missing.
+#[xiio::main]
+async fn main() {
+    xiio::select! {
+        () = xiio::sleep(std::time::Duration::from_secs(1))
+    };
+}
