@@ -54,6 +54,16 @@ const SPARE_WAKERS: usize = 16;
 ///   [`try_finally`](crate::try_finally) cleanups still run, and the group
 ///   waits for them.
 ///
+/// Beyond the eight properties of the original:
+///
+/// - [`cancel`](TaskGroup::cancel) cancels every running child but not the
+///   body, and the group returns the body's value: the way to stop children
+///   that would run for ever.
+/// - [`add_background`](TaskGroup::add_background) adds a child the group
+///   does not wait for: it is cancelled once the body and the other
+///   children are done.
+/// - Dropping a [`Task`] handle does not cancel its child.
+///
 /// Children may borrow the caller's locals (`'env`): they need not be
 /// `'static` or `Send`. `TaskGroup` is a cheap handle (`Rc`); clones refer to
 /// the same group.
