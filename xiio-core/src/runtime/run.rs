@@ -1,6 +1,8 @@
 //! The runtime: `xiio::run`, its `Builder`, and the run loop.
 
 use std::cell::{Cell, OnceCell, RefCell};
+
+use slab::Slab;
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::{Pin, pin};
@@ -36,6 +38,10 @@ thread_local! {
 /// driver every 61 task polls, smol every few hundred.)
 const POLL_BUDGET: u32 = 256;
 
+/// How often a mock clock that waits for outside work checks whether it is
+/// still in flight (real time).
+const OUTSIDE_WORK_CHECK: Duration = Duration::from_millis(5);
+
 /// Takes one poll from the run loop's budget: false if it is spent, and
 /// the caller (a task group) must return and be polled again later.
 #[inline]
@@ -65,9 +71,9 @@ pub(crate) struct Runtime {
     pub(crate) clock: Clock,
     /// The root waker, which every other waker ends at.
     notifier: Arc<Notifier>,
-    /// Work in flight outside this thread (thread-pool jobs, child
-    /// processes); a mock clock does not jump while it is non-zero.
-    outside_work: Cell<usize>,
+    /// Work outside this thread (thread-pool jobs, child processes); a mock
+    /// clock does not jump while any of it is in flight.
+    outside_work: RefCell<Slab<InFlight>>,
     /// Waits in the reactor for another executor that drives this runtime.
     poller: OnceCell<Poller>,
 }
@@ -243,19 +249,27 @@ pub fn now() -> Instant {
     try_with(|rt| rt.clock.now()).unwrap_or_else(Instant::now)
 }
 
-/// Marks work in flight outside the runtime's thread for as long as it
-/// lives, so that a mock clock waits for it instead of jumping.
+/// Work outside the runtime's thread (a thread-pool job, a child process)
+/// that a mock clock waits for instead of jumping, while it is really in
+/// flight: `in_flight` says so. (Counting it while its future merely
+/// exists froze the clock for ever when a finished job was awaited only
+/// later.)
 pub(crate) struct OutsideWork {
     /// The runtime it counts in.
     id: u64,
+    /// Its place in the runtime's list.
+    key: usize,
 }
 
+/// Says whether a piece of outside work is still in flight.
+pub(crate) type InFlight = Rc<dyn Fn() -> bool>;
+
 impl OutsideWork {
-    /// Counts one more piece of outside work in the current runtime.
-    pub(crate) fn begin(what: &str) -> OutsideWork {
-        with(what, |rt| {
-            rt.outside_work.set(rt.outside_work.get() + 1);
-            OutsideWork { id: rt.id }
+    /// Registers a piece of outside work with the current runtime.
+    pub(crate) fn begin(what: &str, in_flight: InFlight) -> OutsideWork {
+        with(what, |rt| OutsideWork {
+            id: rt.id,
+            key: rt.outside_work.borrow_mut().insert(in_flight),
         })
     }
 }
@@ -264,7 +278,7 @@ impl Drop for OutsideWork {
     fn drop(&mut self) {
         try_with(|rt| {
             if rt.id == self.id {
-                rt.outside_work.set(rt.outside_work.get() - 1);
+                rt.outside_work.borrow_mut().try_remove(self.key);
             }
         });
     }
@@ -284,7 +298,7 @@ impl Runtime {
             reactor: RefCell::new(reactor),
             clock: Clock::new(mock_clock),
             notifier: Arc::new(Notifier::new(mio_waker)),
-            outside_work: Cell::new(0),
+            outside_work: RefCell::new(Slab::new()),
             poller: OnceCell::new(),
         })
     }
@@ -352,9 +366,12 @@ impl Runtime {
         if self.notifier.is_woken() {
             return;
         }
-        if self.outside_work.get() > 0 {
-            // Outside work will wake us; time stands still meanwhile.
-            self.turn(None);
+        let in_flight = self.outside_work.borrow().iter().any(|(_, f)| f());
+        if in_flight {
+            // Time stands still while outside work runs. It usually wakes
+            // us when done; a child process that nobody waits on right now
+            // does not, so look again every few milliseconds.
+            self.turn(Some(OUTSIDE_WORK_CHECK));
             return;
         }
         if self.reactor.borrow().has_fds() {

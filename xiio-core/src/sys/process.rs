@@ -14,8 +14,10 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus, Output};
+use std::rc::Rc;
 use std::time::Duration;
 
+use rustix::event::{PollFd, PollFlags};
 use rustix::process::{
     Pid, PidfdFlags, Signal, getpgid, kill_process_group, pidfd_open, pidfd_send_signal,
 };
@@ -108,18 +110,21 @@ const CHUNK: usize = 64 * 1024;
 pub async fn run_process(cmd: &mut Command) -> io::Result<Output> {
     // Before spawning: outside xiio::run this panics with a clear message
     // instead of leaving a child behind.
-    let work = OutsideWork::begin("xiio::run_process");
+    crate::runtime::assert_inside("xiio::run_process");
     let mut child = cmd.spawn()?;
     drop(child.stdin.take());
     let stdout = child.stdout.take().map(OwnedFd::from);
     let stderr = child.stderr.take().map(OwnedFd::from);
     let pidfd = match pidfd_open(Pid::from_child(&child), PidfdFlags::empty()) {
-        Ok(pidfd) => pidfd,
+        Ok(pidfd) => Rc::new(pidfd),
         Err(e) => {
             kill_and_reap(&mut child);
             return Err(e.into());
         }
     };
+    // In flight until it exits (its pidfd turns readable).
+    let exited = pidfd.clone();
+    let work = OutsideWork::begin("xiio::run_process", Rc::new(move || !readable_now(&exited)));
     // A child that leads a process group of its own (Command's
     // `process_group(0)`) is cancelled with its whole group.
     let pid = Pid::from_child(&child);
@@ -169,7 +174,7 @@ async fn read_to_end(pipe: Option<OwnedFd>) -> io::Result<Vec<u8>> {
 struct Running {
     /// The child and its pidfd (readable once the child exited); `None`
     /// once reaped.
-    child: Option<(Child, OwnedFd)>,
+    child: Option<(Child, Rc<OwnedFd>)>,
     /// The child's process group, if it leads one of its own: signalled
     /// as a whole when cancelled.
     group: Option<Pid>,
@@ -223,13 +228,13 @@ struct Reaper(Option<Child>, Option<Pid>);
 impl Reaper {
     /// Waits up to the grace period for the child to exit after SIGTERM,
     /// sends SIGKILL if it has not, then reaps it.
-    async fn terminate(&mut self, pidfd: OwnedFd) {
+    async fn terminate(&mut self, pidfd: Rc<OwnedFd>) {
         let exited = match grace_timer() {
             Ok(timer) => Condition::new()
-                .readable(&pidfd)
+                .readable(&*pidfd)
                 .readable(&timer)
                 .await
-                .map(|fired| fired.is_readable(&pidfd))
+                .map(|fired| fired.is_readable(&*pidfd))
                 .unwrap_or(false),
             Err(_) => false,
         };
@@ -259,6 +264,16 @@ impl Drop for Reaper {
             kill_and_reap(&mut child);
         }
     }
+}
+
+/// True if `fd` is readable right now (a pidfd: the process exited).
+fn readable_now(fd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(fd, PollFlags::IN)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    rustix::event::poll(&mut fds, Some(&zero)).is_ok_and(|_| !fds[0].revents().is_empty())
 }
 
 /// SIGKILL and a blocking reap: the last resort when nothing can wait

@@ -15,6 +15,7 @@ use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
@@ -195,9 +196,12 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        // Outside xiio::run (another executor) there is no clock to hold.
-        let _work = runtime::try_with(|_| ()).map(|()| OutsideWork::begin("xiio::ThreadPool::run"));
         let slot = Arc::new(Slot::new());
+        // Outside xiio::run (another executor) there is no clock to hold.
+        let _work = runtime::try_with(|_| ()).map(|()| {
+            let slot = slot.clone();
+            OutsideWork::begin("xiio::ThreadPool::run", Rc::new(move || slot.is_pending()))
+        });
         let job_slot = slot.clone();
         if let Err(e) = self.submit(Box::new(move || job_slot.run(f))) {
             panic!("xiio::ThreadPool could not start a worker thread: {e}");
@@ -392,6 +396,11 @@ impl<T> Slot<T> {
     }
 
     /// Polled by the awaiting future.
+    /// True until the job ran (or was skipped).
+    fn is_pending(&self) -> bool {
+        matches!(*self.lock(), SlotState::Pending(_))
+    }
+
     fn poll(&self, waker: &Waker) -> Poll<Result<T, Box<dyn Any + Send>>> {
         let mut state = self.lock();
         match &mut *state {

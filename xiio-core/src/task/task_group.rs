@@ -45,7 +45,9 @@ const SPARE_WAKERS: usize = 16;
 /// - The first error (a child's or the body's `Err`, or a panic) cancels
 ///   every other task; the group then returns that error (a panic is
 ///   resumed once the cancellation is complete). Errors that happen during
-///   cancellation are lost.
+///   cancellation are lost. A panic never is: the first panic (in a child,
+///   a cleanup, or the `Drop` of a cancelled child) wins over errors, even
+///   earlier ones, and is resumed once every cleanup is done.
 /// - A finished child is removed from the group at once; its value waits in
 ///   its [`Task`] handle.
 /// - Children can be added while the group runs, from the body or from
@@ -127,6 +129,9 @@ struct Inner<'env, E> {
     /// Set by `cancel` called from the child being polled: that child is
     /// dropped once its poll returns.
     cancel_polled: Cell<bool>,
+    /// A panic in the `Drop` of a child that `cancel` dropped, for the
+    /// group to fail with.
+    dropped_panic: RefCell<Option<Box<dyn Any + Send>>>,
 }
 
 impl<E> Drop for Inner<'_, E> {
@@ -272,6 +277,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
                 finished: Cell::new(false),
                 foreground: Cell::new(0),
                 cancel_polled: Cell::new(false),
+                dropped_panic: RefCell::new(None),
             }),
         }
     }
@@ -405,7 +411,10 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     pub fn cancel(&self) {
         let cancelled = self.take_tasks(true);
         let _sink = try_finally::collect_into(&self.inner.orphans);
-        drop(cancelled);
+        if let Some(payload) = drop_each(cancelled) {
+            // The group fails with it at its next poll.
+            self.inner.dropped_panic.borrow_mut().get_or_insert(payload);
+        }
         // Wake whoever polls the group: it adopts the cleanups and may be
         // done.
         self.inner.queue.push(BODY);
@@ -564,7 +573,12 @@ where
         let inner = this.group.inner.clone();
         let _sink = try_finally::collect_into(&inner.orphans);
         let mut keys = std::mem::take(&mut this.keys);
-        let mut next = this.next;
+        // Keys polled by the last poll go; those it had no budget for stay,
+        // and the queued ones come after them. (Keeping the polled ones
+        // grew `keys` by one per child poll for a group busier than the
+        // budget, for ever.)
+        keys.drain(..this.next);
+        let mut next = 0;
         // Wakes from here to `end_poll` do not wake our parent: we look at
         // the queue again before returning.
         inner.queue.begin_poll(cx.waker(), &mut keys);
@@ -592,6 +606,10 @@ where
                 this.poll_body();
             } else {
                 this.poll_child(key);
+            }
+            let dropped_panic = inner.dropped_panic.borrow_mut().take();
+            if let Some(payload) = dropped_panic {
+                this.fail(Failure::Panic(payload));
             }
         }
         this.cancel_background();
@@ -691,7 +709,7 @@ where
         let Child { fut, waker, .. } = child;
         // The future first: it may hold clones of the waker (in timers, fd
         // waits) that its drop releases.
-        drop(fut);
+        let drop_panic = drop_each([fut]);
         if let Some((waker, handle)) = waker {
             // No clone of this waker is left but our two (the `Waker` and
             // its handle), so no stale wake can reach the child that reuses
@@ -708,23 +726,43 @@ where
             Err(payload) => self.fail(Failure::Panic(payload)),
             _ => {}
         }
+        if let Some(payload) = drop_panic {
+            self.fail(Failure::Panic(payload));
+        }
     }
 
     /// Records the first failure and cancels everything but cleanups; later
     /// failures are lost.
     fn fail(&mut self, failure: Failure<E>) {
         let inner = self.group.inner.clone();
-        if inner.failure.borrow().is_some() {
-            return;
+        {
+            let mut current = inner.failure.borrow_mut();
+            match (&*current, failure) {
+                (None, failure) => *current = Some(failure),
+                // A panic is a bug, not an error: the first panic wins
+                // over an error, even one that came first (the group is
+                // cancelling already; the panic is resumed once every
+                // cleanup is done).
+                (Some(Failure::Error(_)), panic @ Failure::Panic(_)) => {
+                    *current = Some(panic);
+                    return;
+                }
+                // Later errors, and panics after a panic, are lost (the
+                // panic hook printed the latter).
+                _ => return,
+            }
         }
-        *inner.failure.borrow_mut() = Some(failure);
         inner.cancelling.set(true);
-        self.body = None;
+        let body = self.body.take();
         self.output = None;
         let cancelled = self.group.take_tasks(false);
         // Dropped with the group's sink installed: their cleanups become
-        // children of this group.
-        drop(cancelled);
+        // children of this group. One that panics in its `Drop` does not
+        // stop the others from being dropped.
+        let body_panic = drop_each(body);
+        if let Some(payload) = body_panic.or(drop_each(cancelled)) {
+            self.fail(Failure::Panic(payload));
+        }
     }
 
     /// Once the body and every foreground child are done (and nothing
@@ -735,7 +773,10 @@ where
         let done = self.body.is_none() && self.output.is_some();
         if done && inner.foreground.get() == 0 && !inner.children.borrow().is_empty() {
             let cancelled = self.group.take_tasks(false);
-            drop(cancelled); // with the group's sink installed
+            // With the group's sink installed.
+            if let Some(payload) = drop_each(cancelled) {
+                self.fail(Failure::Panic(payload));
+            }
         }
     }
 
@@ -775,4 +816,16 @@ impl<E, T, B> Drop for Drive<'_, '_, E, T, B> {
         let orphans = std::mem::take(&mut *inner.orphans.borrow_mut());
         orphans.into_iter().for_each(try_finally::adopt);
     }
+}
+
+/// Drops each item, catching a panic in its `Drop` so that the others are
+/// still dropped; returns the first panic.
+fn drop_each<T>(items: impl IntoIterator<Item = T>) -> Option<Box<dyn Any + Send>> {
+    let mut first = None;
+    for item in items {
+        if let Err(payload) = catch_unwind(AssertUnwindSafe(|| drop(item))) {
+            first.get_or_insert(payload);
+        }
+    }
+    first
 }

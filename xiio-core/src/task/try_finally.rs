@@ -10,8 +10,10 @@
 
 use std::cell::RefCell;
 use std::future::{Future, poll_fn};
-use std::pin::Pin;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::{Pin, pin};
 use std::rc::Rc;
+use std::task::Poll;
 
 /// A cleanup future handed over by a dropped [`try_finally`].
 pub(crate) type Orphan = Pin<Box<dyn Future<Output = ()>>>;
@@ -52,7 +54,10 @@ pub(crate) fn adopt(cleanup: Orphan) {
 /// panicked, or was cancelled (dropped) at an await point: the Rust form of
 /// `try: ... finally: await ...`.
 ///
-/// Returns `body`'s output after `cleanup` finished. When the task is
+/// Returns `body`'s output after `cleanup` finished. If `body` panics, the
+/// cleanup runs (and is awaited) before the panic goes on, so a
+/// `catch_unwind` around `try_finally` finds the cleanup done; a panic in
+/// the cleanup itself goes on at once, and replaces the body's. When the task is
 /// cancelled, the enclosing [`TaskGroup`](crate::TaskGroup) (or
 /// [`timeout`](crate::timeout), or `xiio::run` itself) runs the cleanup to
 /// its end before it returns; a cleanup is never cancelled itself. Since it
@@ -84,10 +89,36 @@ where
     C: Future<Output = ()> + 'static,
 {
     let mut guard = Pending(Some(Box::pin(cleanup)));
-    let output = body.await;
-    poll_fn(|cx| guard.0.as_mut().expect("cleanup pending").as_mut().poll(cx)).await;
+    let mut body = pin!(body);
+    // A panic of the body is held while the cleanup runs, as Python's
+    // `finally` runs before the exception goes on.
+    let output = poll_fn(
+        |cx| match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(cx))) {
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => Poll::Ready(Err(payload)),
+        },
+    )
+    .await;
+    poll_fn(|cx| {
+        let cleanup = guard.0.as_mut().expect("cleanup pending");
+        match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(cx))) {
+            Ok(poll) => poll,
+            Err(payload) => {
+                // A cleanup that panicked cannot be polled again: it is
+                // not handed to a group, its panic goes on (replacing a
+                // panic of the body, as in Python).
+                guard.0 = None;
+                resume_unwind(payload)
+            }
+        }
+    })
+    .await;
     guard.0 = None;
-    output
+    match output {
+        Ok(output) => output,
+        Err(payload) => resume_unwind(payload),
+    }
 }
 
 /// A cleanup not finished yet: adopted by the innermost group if dropped.
