@@ -42,6 +42,9 @@ struct Config {
     /// Run on the mock clock (`Builder::mock_clock(true)`), so that timing
     /// tests assert exact durations.
     mock_clock: bool,
+    /// `seed = N`: poll woken tasks in the order this seed gives
+    /// (`Builder::seed(N)`).
+    seed: Option<syn::LitInt>,
 }
 
 /// Expands `#[xiio::main(args)] item`.
@@ -86,8 +89,8 @@ fn expand(entry: Entry, args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
-/// Reads the arguments: nothing, or `mock_clock` once. Errors go to `errors`
-/// and the argument in error is ignored.
+/// Reads the arguments: nothing, `mock_clock` once, `seed = N` once.
+/// Errors go to `errors` and the argument in error is ignored.
 fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> Config {
     let mut config = Config::default();
     let metas = match Punctuated::<Meta, Token![,]>::parse_terminated.parse2(args) {
@@ -110,11 +113,34 @@ fn parse_args(args: TokenStream, errors: &mut Vec<syn::Error>) -> Config {
                 let message = "`mock_clock` takes no value: write `mock_clock` alone";
                 errors.push(syn::Error::new_spanned(meta, message));
             }
+            Meta::NameValue(ref name_value) if name_value.path.is_ident("seed") => {
+                let seed = match &name_value.value {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Int(seed),
+                        ..
+                    }) if seed.base10_parse::<u64>().is_ok() => seed.clone(),
+                    value => {
+                        let message = "`seed` takes a number: write `seed = 42`";
+                        errors.push(syn::Error::new_spanned(value, message));
+                        continue;
+                    }
+                };
+                if config.seed.is_some() {
+                    let message = "duplicate argument `seed`: write it once";
+                    errors.push(syn::Error::new_spanned(&name_value.path, message));
+                }
+                config.seed = Some(seed);
+            }
+            Meta::Path(_) | Meta::List(_) if meta.path().is_ident("seed") => {
+                let message = "`seed` takes a number: write `seed = 42`";
+                errors.push(syn::Error::new_spanned(meta, message));
+            }
             _ => {
                 let path = meta.path();
                 let name = path.to_token_stream().to_string().replace(' ', "");
-                let message =
-                    format!("unknown argument `{name}`; the only argument is `mock_clock`");
+                let message = format!(
+                    "unknown argument `{name}`; the arguments are `mock_clock` and `seed = N`"
+                );
                 errors.push(syn::Error::new_spanned(path, message));
             }
         }
@@ -184,10 +210,18 @@ fn generate(entry: Entry, function: ItemFn, config: &Config) -> TokenStream {
     let mock_clock = config
         .mock_clock
         .then(|| quote_spanned! {span=> .mock_clock(true) });
+    let seed = config
+        .seed
+        .as_ref()
+        .map(|seed| quote_spanned! {span=> .seed(#seed) });
+    // A test takes a seed from XIIO_SEED and prints its seed on failure.
+    let for_test = (entry == Entry::Test).then(|| quote_spanned! {span=> .for_test() });
     let body = quote_spanned! {span=>
         {
             ::xiio::__private::Builder::new()
                 #mock_clock
+                #seed
+                #for_test
                 .run(async move #body)
         }
     };
@@ -284,6 +318,7 @@ mod tests {
             fn it_panics() -> std::io::Result<()> {
                 ::xiio::__private::Builder::new()
                     .mock_clock(true)
+                    .for_test()
                     .run(async move {
                         panic!("boom")
                     })
@@ -298,10 +333,38 @@ mod tests {
         let expected = quote! {
             #[test]
             fn it_works() {
-                ::xiio::__private::Builder::new().run(async move {})
+                ::xiio::__private::Builder::new().for_test().run(async move {})
             }
         };
         assert_tokens_eq(output, expected);
+    }
+
+    #[test]
+    fn test_with_a_seed() {
+        let output = test(
+            quote! { mock_clock, seed = 7 },
+            quote! { async fn it_works() {} },
+        );
+        let expected = quote! {
+            #[test]
+            fn it_works() {
+                ::xiio::__private::Builder::new()
+                    .mock_clock(true)
+                    .seed(7)
+                    .for_test()
+                    .run(async move {})
+            }
+        };
+        assert_tokens_eq(output, expected);
+    }
+
+    #[test]
+    fn a_seed_that_is_not_a_number_is_an_error() {
+        let output = test(quote! { seed = "x" }, quote! { async fn it_works() {} });
+        assert_eq!(
+            compile_errors(output),
+            ["`seed` takes a number: write `seed = 42`"]
+        );
     }
 
     #[test]
@@ -336,7 +399,7 @@ mod tests {
         );
         assert_eq!(
             compile_errors(output),
-            ["unknown argument `flavor`; the only argument is `mock_clock`"]
+            ["unknown argument `flavor`; the arguments are `mock_clock` and `seed = N`"]
         );
     }
 
@@ -403,7 +466,7 @@ mod tests {
         let function = quote! {
             #[test]
             fn t() {
-                ::xiio::__private::Builder::new().run(async move {})
+                ::xiio::__private::Builder::new().for_test().run(async move {})
             }
         };
         assert!(output.to_string().starts_with(&function.to_string()));
@@ -415,7 +478,7 @@ mod tests {
         assert_eq!(
             compile_errors(output),
             [
-                "unknown argument `foo`; the only argument is `mock_clock`",
+                "unknown argument `foo`; the arguments are `mock_clock` and `seed = N`",
                 "#[xiio::main] needs an async fn: write `async fn main()`",
                 "#[xiio::main] needs a function without parameters: remove them \
                  (read command-line arguments with `std::env::args()`)",

@@ -108,6 +108,13 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   task can make progress and jumps to the next deadline when none can. A
 ///   test of timing semantics then asserts exact durations, however slow
 ///   the machine.
+/// - `seed = N`: poll woken tasks in the pseudo-random order that seed `N`
+///   gives (`xiio::Builder::seed`), the same at every run.
+///
+/// Without `seed`, the environment variable `XIIO_SEED` (a number, or
+/// `random`) gives every `#[xiio::test]` a seed, to run a whole suite under
+/// other interleavings; a test that fails then prints its seed
+/// (`xiio: this test ran with seed 42; XIIO_SEED=42 replays it`).
 ///
 /// # Examples
 ///

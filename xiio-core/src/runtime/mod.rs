@@ -25,4 +25,6 @@ mod run;
 pub use foreign::{OnExecutor, on_executor};
 pub use on_thread::{OnThread, on_thread};
 pub use run::{Builder, now, registered_fds, run};
-pub(crate) use run::{OutsideWork, Runtime, assert_inside, current, take_budget, try_with, with};
+pub(crate) use run::{
+    OutsideWork, Runtime, assert_inside, current, shuffle, take_budget, try_with, with,
+};

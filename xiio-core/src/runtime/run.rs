@@ -5,6 +5,7 @@ use std::cell::{Cell, OnceCell, RefCell};
 use slab::Slab;
 use std::convert::Infallible;
 use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::{Pin, pin};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -26,7 +27,39 @@ thread_local! {
     /// and timers again; `None` (no limit) outside `xiio::run`. Kept apart
     /// from `CURRENT` because it is read at every poll of a child.
     static BUDGET: Cell<Option<u32>> = const { Cell::new(None) };
+
+    /// The state of the seeded scheduler's generator (see `Builder::seed`);
+    /// `None` without a seed. Read by every group at each refill of its
+    /// list of woken children.
+    static SHUFFLE: Cell<Option<u64>> = const { Cell::new(None) };
 }
+
+/// Puts `keys` (woken children about to be polled) in a pseudo-random
+/// order when the runtime runs with a seed; does nothing otherwise.
+#[inline]
+pub(crate) fn shuffle(keys: &mut [usize]) {
+    if keys.len() < 2 {
+        return;
+    }
+    SHUFFLE.with(|state| {
+        let Some(mut x) = state.get() else {
+            return;
+        };
+        // Fisher-Yates with xorshift64*.
+        for i in (1..keys.len()).rev() {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D);
+            keys.swap(i, (r % (i as u64 + 1)) as usize);
+        }
+        state.set(Some(x));
+    });
+}
+
+/// The environment variable that makes every `#[xiio::test]` run with a
+/// seed: a number, or `random`.
+const SEED_VAR: &str = "XIIO_SEED";
 
 /// Polls of tasks (group bodies and children, at any depth of nesting) per
 /// turn of the run loop. When it is spent, groups stop and the run loop
@@ -101,6 +134,11 @@ pub(crate) fn reset_budget() {
 pub struct Builder {
     /// Whether the runtime runs on a mock clock.
     mock_clock: bool,
+    /// The seed of the scheduling order, if any.
+    seed: Option<u64>,
+    /// Set by `#[xiio::test]`: take a seed from `XIIO_SEED`, and print the
+    /// seed when the test fails.
+    test: bool,
 }
 
 impl Builder {
@@ -122,6 +160,57 @@ impl Builder {
         self
     }
 
+    /// Polls woken tasks in a pseudo-random but reproducible order, derived
+    /// from `seed`: each group shuffles the children woken since it last
+    /// looked before it polls them. The same seed (and the same program and
+    /// inputs) gives the same interleaving, so a test can loop over seeds
+    /// to explore interleavings, and a failing seed replays exactly.
+    /// Without a seed, woken tasks are polled in the order they were woken.
+    ///
+    /// `#[xiio::test(seed = 7)]` sets it for a test; the environment
+    /// variable `XIIO_SEED` (a number, or `random`) sets it for every
+    /// `#[xiio::test]` without one, and a failing test then prints its
+    /// seed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    ///
+    /// let order = |seed| {
+    ///     xiio::Builder::new().seed(seed).run(async {
+    ///         let order = RefCell::new(Vec::new());
+    ///         xiio::task_group!(|tg| {
+    ///             for name in ["a", "b", "c"] {
+    ///                 let order = &order;
+    ///                 tg.add_task(async move { order.borrow_mut().push(name) });
+    ///             }
+    ///             Ok::<_, ()>(())
+    ///         })
+    ///         .unwrap();
+    ///         order.into_inner()
+    ///     })
+    /// };
+    /// assert_eq!(order(1), order(1), "the same seed, the same order");
+    /// let orders: std::collections::HashSet<_> = (0..50).map(order).collect();
+    /// assert!(orders.len() > 1, "other seeds, other orders");
+    /// ```
+    pub fn seed(mut self, seed: u64) -> Builder {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// For `#[xiio::test]`: takes the seed from `XIIO_SEED` unless one is
+    /// set, and prints it if the test panics.
+    #[doc(hidden)]
+    pub fn for_test(mut self) -> Builder {
+        self.test = true;
+        if self.seed.is_none() {
+            self.seed = seed_from_env();
+        }
+        self
+    }
+
     /// Runs `fut` to completion on this thread and returns its output.
     ///
     /// # Panics
@@ -130,8 +219,24 @@ impl Builder {
     /// reactor cannot be created, and with the future's own panic after its
     /// `try_finally` cleanups ran.
     pub fn run<F: Future>(self, fut: F) -> F::Output {
+        match (self.test, self.seed) {
+            (true, Some(seed)) => {
+                let result = catch_unwind(AssertUnwindSafe(|| self.run_inner(fut)));
+                result.unwrap_or_else(|payload| {
+                    eprintln!("xiio: this test ran with seed {seed}; {SEED_VAR}={seed} replays it");
+                    resume_unwind(payload)
+                })
+            }
+            _ => self.run_inner(fut),
+        }
+    }
+
+    fn run_inner<F: Future>(self, fut: F) -> F::Output {
         let runtime = Runtime::new(self.mock_clock);
         let _enter = Enter::new(runtime.clone(), "xiio::run");
+        // Never zero: xorshift would stay at zero.
+        let state = self.seed.map(|seed| (seed ^ 0x9E37_79B9_7F4A_7C15) | 1);
+        SHUFFLE.with(|shuffle| shuffle.set(state));
         // The root is a task group, so cleanups orphaned by dropped futures
         // run before `run` returns, and a panic is resumed only after them.
         // Declared after `_enter`, it is dropped first, inside the runtime.
@@ -191,6 +296,27 @@ impl Drop for Enter {
     fn drop(&mut self) {
         CURRENT.with(|current| current.borrow_mut().take());
         BUDGET.with(|budget| budget.set(None));
+        SHUFFLE.with(|shuffle| shuffle.set(None));
+    }
+}
+
+/// The seed `XIIO_SEED` asks for: a number, or a fresh one for `random`.
+///
+/// # Panics
+///
+/// If `XIIO_SEED` is set to something else.
+fn seed_from_env() -> Option<u64> {
+    let value = std::env::var(SEED_VAR).ok()?;
+    if value == "random" {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        return Some(nanos ^ COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed));
+    }
+    match value.parse() {
+        Ok(seed) => Some(seed),
+        Err(_) => panic!("{SEED_VAR} is {value:?}: set it to a number, or to `random`"),
     }
 }
 

@@ -582,6 +582,7 @@ where
         // Wakes from here to `end_poll` do not wake our parent: we look at
         // the queue again before returning.
         inner.queue.begin_poll(cx.waker(), &mut keys);
+        runtime::shuffle(&mut keys[next..]);
         let mut rounds = 1;
         loop {
             if next == keys.len() {
@@ -592,6 +593,7 @@ where
                     break;
                 }
                 inner.queue.take_into(&mut keys);
+                runtime::shuffle(&mut keys);
                 if keys.is_empty() {
                     break;
                 }
