@@ -182,16 +182,21 @@ async fn gather_errors_raised_during_cancellation_are_lost_the_first_error_is_re
     assert_eq!(log.events(), ["cleanup fails"]);
 }
 
-#[xiio::test(mock_clock)]
-async fn gather_two_errors_at_the_same_moment_the_first_is_returned() {
-    let start = xiio::now();
-    let result = xiio::gather(["first", "second"].map(|name| async move {
-        xiio::sleep(ms(100)).await;
-        Err::<(), _>(name)
-    }))
-    .await;
-    assert_eq!(result, Err("first"));
-    assert_eq!(since(start), ms(100));
+/// Of two errors at the same moment, the first polled is returned: in the
+/// default order (not under `XIIO_SEED`, hence `run_mock`), the first in
+/// the input.
+#[test]
+fn gather_two_errors_at_the_same_moment_the_first_is_returned() {
+    run_mock(async {
+        let start = xiio::now();
+        let result = xiio::gather(["first", "second"].map(|name| async move {
+            xiio::sleep(ms(100)).await;
+            Err::<(), _>(name)
+        }))
+        .await;
+        assert_eq!(result, Err("first"));
+        assert_eq!(since(start), ms(100));
+    });
 }
 
 /// a child's cleanup runs when the whole run is torn down while it waits.
@@ -274,8 +279,10 @@ async fn gather_children_may_borrow_locals_and_run_interleaved() {
     .await
     .unwrap();
     assert_eq!(lengths, [3, 5]);
-    assert_eq!(
-        log.events(),
-        ["ada starts", "grace starts", "ada ends", "grace ends"]
-    );
+    // Interleaved: both started before either ended (in any order, so
+    // that the test holds under every XIIO_SEED too).
+    let events = log.events();
+    let (starts, ends) = events.split_at(2);
+    assert!(starts.iter().all(|e| e.ends_with("starts")), "{events:?}");
+    assert!(ends.iter().all(|e| e.ends_with("ends")), "{events:?}");
 }
