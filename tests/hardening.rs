@@ -153,9 +153,12 @@ fn a_thread_pool_job_polled_once_and_awaited_later_does_not_freeze_the_mock_cloc
         run_mock(async {
             let pool = xiio::ThreadPool::new(1);
             let start = xiio::now();
-            let mut job = pin!(pool.run(|| 21 * 2));
+            let mut job = pin!(pool.run(|| {
+                std::thread::sleep(ms(20));
+                21 * 2
+            }));
             assert!(futures::poll!(job.as_mut()).is_pending()); // started
-            std::thread::sleep(ms(50)); // it finishes on its worker meanwhile
+            std::thread::sleep(ms(200)); // it finishes on its worker meanwhile
             xiio::sleep(ms(100)).await;
             assert_eq!(job.await, 42);
             since(start)
@@ -169,10 +172,11 @@ fn a_child_process_polled_once_and_awaited_later_does_not_freeze_the_mock_clock(
     let elapsed = within_10_s(|| {
         run_mock(async {
             let start = xiio::now();
-            let mut cmd = std::process::Command::new("true");
+            let mut cmd = std::process::Command::new("sleep");
+            cmd.arg("0.05");
             let mut child = pin!(xiio::run_process(&mut cmd));
             assert!(futures::poll!(child.as_mut()).is_pending()); // spawned
-            std::thread::sleep(ms(100)); // it exits meanwhile
+            std::thread::sleep(ms(300)); // it exits meanwhile
             xiio::sleep(ms(100)).await;
             assert!(child.await.unwrap().status.success());
             since(start)
