@@ -390,39 +390,6 @@ fn async_new_sets_o_nonblocking_on_the_shared_open_file_description() {
 /// Set in the child process that runs one of the `#[ignore]`d helpers.
 const CHILD: &str = "XIIO_ASYNC_FD_TEST_CHILD";
 
-/// Runs the `#[ignore]`d test `name` of this binary in a child process and
-/// kills it if it still runs after `deadline`: its output, and whether it
-/// finished by itself.
-fn run_child(name: &str, deadline: std::time::Duration) -> (std::process::Output, bool) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let finished = loop {
-        if child.try_wait().unwrap().is_some() {
-            break true;
-        }
-        if start.elapsed() > deadline {
-            child.kill().unwrap();
-            break false;
-        }
-        std::thread::sleep(ms(20));
-    };
-    (child.wait_with_output().unwrap(), finished)
-}
-
 /// A FIFO's read end sees writers come and go: after the last writer
 /// closed (end-of-file, `EPOLLHUP`), a new writer may open it, and then a
 /// read says `WouldBlock` until that writer writes.
@@ -435,7 +402,8 @@ fn run_child(name: &str, deadline: std::time::Duration) -> (std::process::Output
 // test instead of hanging the suite.
 #[test]
 fn a_fifo_reader_after_eof_waits_for_a_new_writers_data_instead_of_spinning() {
-    let (output, finished) = run_child(
+    let (output, finished) = util::run_ignored_child(
+        CHILD,
         "child_fifo_reader_after_eof_and_a_new_writer",
         std::time::Duration::from_secs(10),
     );

@@ -19,11 +19,11 @@ use std::future::Future;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::pin::pin;
-use std::process::{Command, Output, Stdio};
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Wake, Waker};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use xiio::TaskGroup;
 use xiio::net::UdpSocket;
@@ -283,7 +283,11 @@ async fn a_cancelled_recv_leaves_no_waiter_behind_and_the_socket_works_afterward
 // suite.
 #[test]
 fn a_connected_socket_after_an_icmp_error_waits_again_instead_of_spinning() {
-    let (output, finished) = run_child("child_recv_after_an_icmp_error", Duration::from_secs(10));
+    let (output, finished) = util::run_ignored_child(
+        CHILD,
+        "child_recv_after_an_icmp_error",
+        Duration::from_secs(10),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -333,38 +337,6 @@ fn child_recv_after_an_icmp_error() {
         Ok::<_, io::Error>(())
     })
     .unwrap();
-}
-
-/// Runs the `#[ignore]`d test `name` of this binary in a child process, and
-/// kills it if it is still running after `deadline`: its output, and whether
-/// it finished by itself.
-fn run_child(name: &str, deadline: Duration) -> (Output, bool) {
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            name,
-            "--exact",
-            "--ignored",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    let finished = loop {
-        if child.try_wait().unwrap().is_some() {
-            break true;
-        }
-        if start.elapsed() > deadline {
-            child.kill().unwrap();
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    (child.wait_with_output().unwrap(), finished)
 }
 
 // ---------------------------------------------------------------------------

@@ -174,3 +174,42 @@ impl Drop for TempPath {
 pub fn panic_with(msg: &'static str) {
     std::panic::panic_any(msg)
 }
+
+/// Runs the `#[ignore]`d test `name` of this test binary in a child process
+/// with the environment variable `env` set, and kills it if it still runs
+/// after `deadline`: its output, and whether it finished by itself. For
+/// tests that would hang or spin the whole suite if the bug they guard
+/// against came back.
+pub fn run_ignored_child(
+    env: &str,
+    name: &str,
+    deadline: Duration,
+) -> (std::process::Output, bool) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            name,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(env, "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let finished = loop {
+        if child.try_wait().unwrap().is_some() {
+            break true;
+        }
+        if start.elapsed() > deadline {
+            child.kill().unwrap();
+            break false;
+        }
+        std::thread::sleep(ms(20));
+    };
+    (child.wait_with_output().unwrap(), finished)
+}

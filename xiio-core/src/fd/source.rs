@@ -268,12 +268,8 @@ impl Source {
         // outside `xiio::run` fails the same way every time.
         runtime::assert_inside(what);
         loop {
-            if self.is_ready(dir) {
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    result => return Poll::Ready(result),
-                }
+            if let Some(result) = self.attempt(dir, &mut op) {
+                return Poll::Ready(result);
             }
             match self.poll_ready(dir, cx, what) {
                 Poll::Ready(Ok(())) => {}
@@ -294,15 +290,29 @@ impl Source {
     ) -> io::Result<R> {
         runtime::assert_inside(what);
         loop {
-            if self.is_ready(dir) {
-                match op() {
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    result => return result,
-                }
+            if let Some(result) = self.attempt(dir, &mut op) {
+                return result;
             }
             self.ready(dir, what).await?;
         }
+    }
+
+    /// Runs `op` while `dir` is ready: its result, or `None` once it said
+    /// `WouldBlock` (the readiness is cleared then) or `dir` was not ready.
+    /// An interrupted call is retried.
+    fn attempt<R>(
+        &self,
+        dir: Direction,
+        op: &mut impl FnMut() -> io::Result<R>,
+    ) -> Option<io::Result<R>> {
+        while self.is_ready(dir) {
+            match op() {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear(dir),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                result => return Some(result),
+            }
+        }
+        None
     }
 
     /// Waits until `dir` is ready (at once if it is).
