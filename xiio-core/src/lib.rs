@@ -16,7 +16,11 @@
 //!   epoll token), and a timer map ordered by `(deadline, id)`. No step
 //!   scans every waiter, so a wake-up costs the same with 10,000 idle fds
 //!   and timers as with none. A mock clock jumps to the next deadline when
-//!   nothing else can happen; see [`Builder::mock_clock`].
+//!   nothing else can happen; see [`Builder::mock_clock`]. With a seed
+//!   ([`Builder::seed`]) every group polls its woken children in a
+//!   reproducible pseudo-random order. The same runtime can also be driven
+//!   by another executor's polls (`xiio::compat::on_executor`), with a
+//!   thread that waits in the reactor for it.
 //! - `fd/`: leaf futures on fds. A [`Condition`] (and [`read()`],
 //!   [`write()`] on borrowed fds) registers a *temporary* wait through an
 //!   RAII handle, removed when the future is dropped; the free functions
@@ -31,7 +35,8 @@
 //!   its own waker that queues the child's key, so the group polls exactly
 //!   the children that were woken. Cancellation is a drop; [`try_finally`]
 //!   hands a cleanup that was not finished to the innermost group, which
-//!   runs it as a shielded child.
+//!   runs it as a shielded child. [`gather`], [`gather_limit`], [`race`]
+//!   and the `join!`/`select!` macros are small groups.
 //! - `time/`: [`sleep`] (a timer in the reactor) and [`timeout`].
 //! - `sys/`: the thread pool, child processes on pidfds, signals through
 //!   signal-hook.
