@@ -32,6 +32,8 @@ use async_channel::{Receiver, Sender, bounded};
 const SPAWN_N: usize = 100_000;
 /// Concurrent timers in case 2.
 const TIMERS_N: usize = 100_000;
+/// Timeouts armed and cancelled in case 2b.
+const TIMEOUTS_N: usize = 100_000;
 /// Deadlines of case 2 are spread uniformly over this window.
 const TIMER_WINDOW: Duration = Duration::from_millis(50);
 /// Wake-ups in case 3 (two per round trip).
@@ -294,6 +296,10 @@ fn cases() -> Vec<Case> {
         Case {
             rows: vec![wall("100k timers, deadlines in 0-50 ms", Unit::Millis)],
             run: [xiio_rt::timers, tokio_rt::timers, smol_rt::timers],
+        },
+        Case {
+            rows: vec![wall("100k timeouts armed and cancelled", Unit::Millis)],
+            run: [xiio_rt::timeouts, tokio_rt::timeouts, smol_rt::timeouts],
         },
         Case {
             rows: vec![wall("1M ping-pong wake-ups, async-channel", Unit::Millis)],
@@ -562,6 +568,16 @@ fn idle_sockets() -> Vec<UnixStream> {
         .collect()
 }
 
+/// An hour: the timeout of case 2b, which never fires.
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// The future of case 2b: yields once (so the timer is really armed), then
+/// gives `i` back.
+async fn ready_after_yield(i: usize) -> usize {
+    yield_now().await;
+    i
+}
+
 /// The message of case 5.
 const MESSAGE: [u8; ECHO_SIZE] = [b'x'; ECHO_SIZE];
 
@@ -732,6 +748,25 @@ mod xiio_rt {
             xiio::task_group!(|tg| {
                 for &offset in &offsets {
                     tg.add_task(xiio::sleep_until(meter.wall + offset));
+                }
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+            meter.stop()
+        })
+    }
+
+    /// Case 2b: 100k children, each a future that finishes at once inside
+    /// a 1 h timeout (the timer is armed and cancelled).
+    pub fn timeouts() -> Sample {
+        xiio::run(async {
+            let meter = Meter::start();
+            xiio::task_group!(|tg| {
+                for i in 0..TIMEOUTS_N {
+                    tg.add_task(async move {
+                        let value = xiio::timeout(HOUR, ready_after_yield(i)).await;
+                        std::hint::black_box(value.ok());
+                    });
                 }
                 Ok::<_, ()>(())
             })
@@ -957,6 +992,23 @@ mod tokio_rt {
         })
     }
 
+    pub fn timeouts() -> Sample {
+        block_on(async {
+            let meter = Meter::start();
+            let mut set = JoinSet::new();
+            for i in 0..TIMEOUTS_N {
+                set.spawn_local(async move {
+                    let value = tokio::time::timeout(HOUR, ready_after_yield(i)).await;
+                    std::hint::black_box(value.ok());
+                });
+            }
+            while let Some(done) = set.join_next().await {
+                done.unwrap();
+            }
+            meter.stop()
+        })
+    }
+
     pub fn pingpong() -> Sample {
         block_on(async {
             let (ping_tx, ping_rx, pong_tx, pong_rx) = channels();
@@ -1145,6 +1197,32 @@ mod smol_rt {
             let tasks: Vec<_> = offsets
                 .iter()
                 .map(|&offset| ex.spawn(Timer::at(meter.wall + offset)))
+                .collect();
+            for task in tasks {
+                task.await;
+            }
+            meter.stop()
+        }))
+    }
+
+    /// smol has no timeout function: the usual `or` of the future and a
+    /// timer (futures-lite), which arms and drops the timer the same way.
+    pub fn timeouts() -> Sample {
+        let ex = LocalExecutor::new();
+        smol::block_on(ex.run(async {
+            let meter = Meter::start();
+            let tasks: Vec<_> = (0..TIMEOUTS_N)
+                .map(|i| {
+                    ex.spawn(async move {
+                        let value =
+                            smol::future::or(async { Some(ready_after_yield(i).await) }, async {
+                                Timer::after(HOUR).await;
+                                None
+                            })
+                            .await;
+                        std::hint::black_box(value);
+                    })
+                })
                 .collect();
             for task in tasks {
                 task.await;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use xiio::{TaskGroup, TimeoutError};
 
-use util::{DropFlag, Log, ms, since};
+use util::{DropFlag, Log, ms, run_mock, since};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -290,4 +290,59 @@ async fn a_group_inside_a_timeout_that_finishes_in_time_returns_its_value() {
     let (a, b) = result.unwrap().unwrap();
     assert_eq!((a.take(), b.take()), (Some(1), Some(2)));
     assert_eq!(since(start), ms(80));
+}
+
+#[xiio::test(mock_clock)]
+async fn the_cleanups_of_a_timed_out_future_run_concurrently() {
+    let log = Log::new();
+    let start = xiio::now();
+    let (a, b) = (log.clone(), log.clone());
+    let result = xiio::timeout(
+        ms(100),
+        xiio::TaskGroup::scope(async |tg| {
+            tg.add_task(xiio::try_finally(xiio::sleep(HOUR), async move {
+                xiio::sleep(ms(50)).await;
+                a.push("a");
+            }));
+            tg.add_task(xiio::try_finally(xiio::sleep(HOUR), async move {
+                xiio::sleep(ms(30)).await;
+                b.push("b");
+            }));
+            Ok::<_, ()>(())
+        }),
+    )
+    .await;
+    assert!(result.is_err());
+    assert_eq!(
+        since(start),
+        ms(150),
+        "the cleanups overlapped: 100 + max(50, 30)"
+    );
+    assert_eq!(log.events(), ["b", "a"]);
+}
+
+#[test]
+fn a_timeout_cancelled_while_its_cleanups_run_hands_them_to_the_group() {
+    let log = Log::new();
+    run_mock(async {
+        let start = xiio::now();
+        let cleanup_log = log.clone();
+        // The inner timeout fires at 100 ms and awaits a 100 ms cleanup;
+        // the outer one cancels it at 150 ms, in the middle of that.
+        let outer = xiio::timeout(
+            ms(150),
+            xiio::timeout(
+                ms(100),
+                xiio::try_finally(xiio::sleep(HOUR), async move {
+                    xiio::sleep(ms(100)).await;
+                    cleanup_log.push("cleanup done");
+                }),
+            ),
+        )
+        .await;
+        assert!(outer.is_err());
+        // Still awaited, by the outer timeout: never cut short.
+        assert_eq!(since(start), ms(200));
+    });
+    assert_eq!(log.events(), ["cleanup done"]);
 }

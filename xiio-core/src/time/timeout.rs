@@ -2,10 +2,13 @@
 
 use std::error::Error;
 use std::fmt;
-use std::future::IntoFuture;
+use std::future::{Future, IntoFuture, poll_fn};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::pin::Pin;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
-use crate::TaskGroup;
+use crate::task::try_finally::{self, Orphan, Sink};
 
 /// The error of a [`timeout`] whose deadline passed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,16 +66,79 @@ pub async fn timeout_at<F: IntoFuture>(
     let Some(deadline) = deadline.into() else {
         return Ok(fut.await);
     };
-    // A group of two: the future as the body, and a timer child that fails
-    // the group at the deadline, which cancels the body.
-    TaskGroup::scope(async move |tg| {
-        let timer = tg.add_task(async move {
-            crate::sleep_until(deadline).await;
-            Err::<(), _>(TimeoutError)
-        });
-        let output = fut.await;
-        timer.cancel();
-        Ok(output)
+    // A timer beside the future, no task group: that is the common case,
+    // a future that finishes in time. Only when the deadline passes does
+    // the future need dropping with a place for the cleanups of its
+    // `try_finally`s, which are then awaited here.
+    let mut inner = Some(Box::pin(fut));
+    let mut timer = crate::sleep_until(deadline);
+    let output = poll_fn(|cx| {
+        let fut = inner.as_mut().expect("polled until done");
+        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+            return Poll::Ready(Some(output));
+        }
+        Pin::new(&mut timer).poll(cx).map(|()| None)
     })
-    .await
+    .await;
+    if let Some(output) = output {
+        return Ok(output);
+    }
+    let sink = Sink::default();
+    {
+        let _collect = try_finally::collect_into(&sink);
+        drop(inner);
+    }
+    let cleanups = std::mem::take(&mut *sink.borrow_mut());
+    if !cleanups.is_empty() {
+        Cleanups(cleanups.into_iter().map(Some).collect())
+            .run()
+            .await;
+    }
+    Err(TimeoutError)
+}
+
+/// The cleanups of a future cancelled by its deadline, awaited together.
+/// Dropped before they finished (the timeout itself cancelled), it hands
+/// them to the enclosing group, as a dropped `try_finally` would.
+struct Cleanups(Vec<Option<Orphan>>);
+
+impl Cleanups {
+    /// Polls every cleanup until all are done; a panic in one is resumed
+    /// once the others finished.
+    async fn run(mut self) {
+        let mut panic = None;
+        poll_fn(|cx| {
+            let mut pending = false;
+            for slot in &mut self.0 {
+                let Some(cleanup) = slot else {
+                    continue;
+                };
+                match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(cx))) {
+                    Ok(Poll::Pending) => pending = true,
+                    Ok(Poll::Ready(())) => *slot = None,
+                    Err(payload) => {
+                        *slot = None;
+                        panic.get_or_insert(payload);
+                    }
+                }
+            }
+            if pending {
+                Poll::Pending
+            } else {
+                Poll::Ready(())
+            }
+        })
+        .await;
+        if let Some(payload) = panic {
+            resume_unwind(payload);
+        }
+    }
+}
+
+impl Drop for Cleanups {
+    fn drop(&mut self) {
+        for cleanup in self.0.drain(..).flatten() {
+            try_finally::adopt(cleanup);
+        }
+    }
 }
