@@ -52,7 +52,7 @@ mod task;
 mod time;
 
 pub use fd::{Async, Condition, Fired, Interest, Wait, read, write, write_all};
-pub use runtime::{Builder, now, run};
+pub use runtime::{Builder, now, run, task_tree};
 pub use sys::{
     ProcessError, Signals, ThreadPool, check_status, ctrl_c, in_thread, run_process, signal,
     subscribe_signals,

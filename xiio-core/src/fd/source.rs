@@ -187,6 +187,22 @@ impl Source {
         }
     }
 
+    /// Adds what the tasks waiting on this source wait for to `waits`, by
+    /// the address of their wakers (for the task tree).
+    pub(crate) fn waits(&self, waits: &mut std::collections::HashMap<usize, Vec<String>>) {
+        for (side, what) in [(&self.read, "readable"), (&self.write, "writable")] {
+            let poll_waker = side.poll_waker.borrow();
+            let waiters = side.waiters.borrow();
+            let wakers = poll_waker
+                .iter()
+                .chain(waiters.iter().filter_map(|(_, w)| w.as_ref()));
+            for waker in wakers {
+                let wait = format!("fd {} {what}", self.fd);
+                waits.entry(waker.data() as usize).or_default().push(wait);
+            }
+        }
+    }
+
     /// Makes sure the fd is registered with the current runtime's reactor.
     ///
     /// # Panics

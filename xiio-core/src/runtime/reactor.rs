@@ -232,6 +232,36 @@ impl Reactor {
         self.poll.registry().as_fd().try_clone_to_owned()
     }
 
+    /// What each waker waits for, by the address of its data (for the task
+    /// tree): timers with their deadlines, fds with their interest.
+    pub(crate) fn waits(&self, now: Instant) -> std::collections::HashMap<usize, Vec<String>> {
+        let mut waits: std::collections::HashMap<usize, Vec<String>> = Default::default();
+        for (_, timer) in &self.timers {
+            if let Some(waker) = &timer.waker {
+                let wait = match timer.deadline.checked_duration_since(now) {
+                    Some(left) => format!("a timer due in {left:?}"),
+                    None => "a timer due now".to_string(),
+                };
+                waits.entry(waker.data() as usize).or_default().push(wait);
+            }
+        }
+        for (fd, entry) in self.fds.iter().enumerate() {
+            let Some(entry) = entry else {
+                continue;
+            };
+            for (_, waiter) in &entry.waiters {
+                if let Some(waker) = &waiter.waker {
+                    let wait = format!("fd {fd} {:?}", waiter.interest);
+                    waits.entry(waker.data() as usize).or_default().push(wait);
+                }
+            }
+            if let Some(source) = &entry.source {
+                source.waits(&mut waits);
+            }
+        }
+        waits
+    }
+
     /// The fds in the epoll set, in ascending order.
     pub(crate) fn registered_fds(&self) -> Vec<RawFd> {
         let fds = self.fds.iter().enumerate();

@@ -71,6 +71,9 @@ const SEED_VAR: &str = "XIIO_SEED";
 /// driver every 61 task polls, smol every few hundred.)
 const POLL_BUDGET: u32 = 256;
 
+/// How long a stuck mock clock waits before it reports a hang.
+const HANG_AFTER: Duration = Duration::from_secs(5);
+
 /// How often a mock clock that waits for outside work checks whether it is
 /// still in flight (real time).
 const OUTSIDE_WORK_CHECK: Duration = Duration::from_millis(5);
@@ -109,6 +112,9 @@ pub(crate) struct Runtime {
     outside_work: RefCell<Slab<InFlight>>,
     /// Waits in the reactor for another executor that drives this runtime.
     poller: OnceCell<Poller>,
+    /// On the mock clock, how long to wait with nothing that could wake
+    /// the runtime before reporting a hang.
+    hang_after: Cell<Option<Duration>>,
 }
 
 /// Gives the run loop's poll budget back, before a poll of the root.
@@ -139,6 +145,11 @@ pub struct Builder {
     /// Set by `#[xiio::test]`: take a seed from `XIIO_SEED`, and print the
     /// seed when the test fails.
     test: bool,
+    /// Whether to keep the task tree; `None`: on the mock clock only.
+    task_tree: Option<bool>,
+    /// How long a mock clock waits, when nothing can ever wake it from
+    /// inside, before it reports a hang; `None` from `no_hang_report`.
+    hang_after: Option<Option<Duration>>,
 }
 
 impl Builder {
@@ -200,6 +211,25 @@ impl Builder {
         self
     }
 
+    /// Keeps the live task tree (each group, its body and children, and
+    /// what each waits on) for [`task_tree`], also on the real clock, as a
+    /// stuck server may want to show it. On the mock clock it is kept
+    /// anyway. Costs a little per child and per poll.
+    pub fn task_tree(mut self, on: bool) -> Builder {
+        self.task_tree = Some(on);
+        self
+    }
+
+    /// On the mock clock, how long (of real time) the runtime waits when no
+    /// task can run, no timer is pending, no fd is registered and no
+    /// outside work is in flight, before it panics with the task tree (only
+    /// another thread could still wake it then, as a channel from a std
+    /// thread would); `None` waits for ever. Default: 5 s.
+    pub fn hang_timeout(mut self, timeout: Option<Duration>) -> Builder {
+        self.hang_after = Some(timeout);
+        self
+    }
+
     /// For `#[xiio::test]`: takes the seed from `XIIO_SEED` unless one is
     /// set, and prints it if the test panics.
     #[doc(hidden)]
@@ -233,6 +263,11 @@ impl Builder {
 
     fn run_inner<F: Future>(self, fut: F) -> F::Output {
         let runtime = Runtime::new(self.mock_clock);
+        let hang_after = self.hang_after.unwrap_or(Some(HANG_AFTER));
+        runtime
+            .hang_after
+            .set(hang_after.filter(|_| self.mock_clock));
+        crate::task::tree::set_on(self.task_tree.unwrap_or(self.mock_clock));
         let _enter = Enter::new(runtime.clone(), "xiio::run");
         // Never zero: xorshift would stay at zero.
         let state = self.seed.map(|seed| (seed ^ 0x9E37_79B9_7F4A_7C15) | 1);
@@ -297,7 +332,39 @@ impl Drop for Enter {
         CURRENT.with(|current| current.borrow_mut().take());
         BUDGET.with(|budget| budget.set(None));
         SHUFFLE.with(|shuffle| shuffle.set(None));
+        crate::task::tree::set_on(false);
     }
+}
+
+/// The live task tree of the current runtime, as text: each task group,
+/// its body and its children (indented under the child that made them),
+/// and what each waits on (a timer and when it is due, an fd and what for,
+/// or "woken by something else": a promise, a channel, a child). The tree
+/// is kept on the mock clock, or with [`Builder::task_tree`]; a hang on the
+/// mock clock panics with it.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     xiio::task_group!(|tg| {
+///         tg.add_task(xiio::sleep(Duration::from_millis(100)));
+///         xiio::yield_now().await; // the child starts and waits
+///         let tree = xiio::task_tree();
+///         assert!(tree.contains("task 0: waits on a timer due in 100ms"), "{tree}");
+///         Ok::<_, ()>(())
+///     })
+/// })
+/// .unwrap();
+/// ```
+pub fn task_tree() -> String {
+    try_with(|rt| {
+        let waits = rt.reactor.borrow().waits(rt.clock.now());
+        crate::task::tree::report(&waits)
+    })
+    .unwrap_or_else(|| "not inside xiio::run\n".to_string())
 }
 
 /// The seed `XIIO_SEED` asks for: a number, or a fresh one for `random`.
@@ -426,6 +493,7 @@ impl Runtime {
             notifier: Arc::new(Notifier::new(mio_waker)),
             outside_work: RefCell::new(Slab::new()),
             poller: OnceCell::new(),
+            hang_after: Cell::new(None),
         })
     }
 
@@ -518,7 +586,21 @@ impl Runtime {
                 self.fire_timers();
             }
             // Only an fd or another thread can wake us now.
-            None => self.turn(None),
+            None => match self.hang_after.get() {
+                Some(hang_after) if !self.reactor.borrow().has_fds() => {
+                    self.turn(Some(hang_after));
+                    if !self.notifier.is_woken() {
+                        panic!(
+                            "xiio: the mock clock is stuck: no task can run, no timer is \
+                             pending, no fd is registered and no outside work is in flight, \
+                             and nothing woke the runtime for {hang_after:?} \
+                             (Builder::hang_timeout). The live tasks:\n{}",
+                            task_tree()
+                        );
+                    }
+                }
+                _ => self.turn(None),
+            },
         }
     }
 

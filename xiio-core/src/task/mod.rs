@@ -18,6 +18,7 @@ mod promise;
 mod race;
 mod ready_queue;
 mod task_group;
+pub(crate) mod tree;
 pub(crate) mod try_finally;
 mod yield_now;
 

@@ -15,6 +15,7 @@ use slab::Slab;
 
 use super::handle::{Task, TaskState};
 use super::ready_queue::{ChildWaker, ReadyQueue};
+use super::tree::Record;
 use super::try_finally::{self, Orphan, Sink};
 use crate::runtime;
 
@@ -132,6 +133,8 @@ struct Inner<'env, E> {
     /// A panic in the `Drop` of a child that `cancel` dropped, for the
     /// group to fail with.
     dropped_panic: RefCell<Option<Box<dyn Any + Send>>>,
+    /// The group's record in the task tree, if the runtime keeps one.
+    tree: Option<Rc<Record>>,
 }
 
 impl<E> Drop for Inner<'_, E> {
@@ -252,6 +255,9 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
         let group = TaskGroup::new();
         let body = Box::pin(body(&group));
         let (body_waker, body_handle) = ChildWaker::new(BODY, &group.inner.queue);
+        if let Some(tree) = &group.inner.tree {
+            tree.set_child(BODY, "body", address(&body_handle));
+        }
         body_waker.wake_by_ref();
         Drive {
             group: &group,
@@ -278,6 +284,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
                 foreground: Cell::new(0),
                 cancel_polled: Cell::new(false),
                 dropped_panic: RefCell::new(None),
+                tree: Record::new(),
             }),
         }
     }
@@ -438,6 +445,9 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
                 _ => {} // cleanups are never cancelled
             }
         }
+        if let Some(tree) = &inner.tree {
+            keys.iter().for_each(|&key| tree.remove_child(key));
+        }
         let taken: Vec<_> = keys
             .into_iter()
             .filter_map(|key| children.remove(key))
@@ -459,11 +469,19 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
 
     /// Stores a child and queues it, so it starts at the next poll.
     fn insert(&self, fut: ChildFuture<'env, E>, background: bool) {
+        let kind = match (&fut, background) {
+            (ChildFuture::Cleanup(_), _) => "cleanup",
+            (_, true) => "background task",
+            (_, false) => "task",
+        };
         let key = self.inner.children.borrow_mut().insert(Some(Child {
             fut,
             waker: None,
             background,
         }));
+        if let Some(tree) = &self.inner.tree {
+            tree.set_child(key, kind, 0);
+        }
         self.inner.queue.push(key);
     }
 }
@@ -655,6 +673,8 @@ where
             return;
         };
         self.body_handle.clear();
+        let tree = self.group.inner.tree.clone();
+        let _polling = tree.as_ref().map(|tree| tree.polling(BODY));
         let mut cx = Context::from_waker(&self.body_waker);
         match catch_unwind(AssertUnwindSafe(|| body.as_mut().poll(&mut cx))) {
             Ok(Poll::Pending) => {}
@@ -669,6 +689,11 @@ where
             Err(payload) => {
                 self.body = None;
                 self.fail(Failure::Panic(payload));
+            }
+        }
+        if self.body.is_none() {
+            if let Some(tree) = &tree {
+                tree.remove_child(BODY);
             }
         }
     }
@@ -694,6 +719,10 @@ where
                     None => ChildWaker::new(key, &inner.queue),
                 });
         handle.clear();
+        let _polling = inner.tree.as_ref().map(|tree| {
+            tree.set_waker(key, address(handle));
+            tree.polling(key)
+        });
         let mut cx = Context::from_waker(waker);
         let polled = catch_unwind(AssertUnwindSafe(|| match &mut child.fut {
             ChildFuture::Task(fut) => fut.as_mut().poll(&mut cx),
@@ -705,6 +734,9 @@ where
             return;
         }
         inner.children.borrow_mut().remove(key);
+        if let Some(tree) = &inner.tree {
+            tree.remove_child(key);
+        }
         if matches!(child.fut, ChildFuture::Task(_)) && !child.background {
             inner.foreground.set(inner.foreground.get() - 1);
         }
@@ -830,4 +862,10 @@ fn drop_each<T>(items: impl IntoIterator<Item = T>) -> Option<Box<dyn Any + Send
         }
     }
     first
+}
+
+/// The address of a child's waker, as `Waker::data()` gives it for the
+/// wakers the reactor holds: the task tree matches the two.
+fn address(handle: &Arc<ChildWaker>) -> usize {
+    Arc::as_ptr(handle) as usize
 }
