@@ -8,7 +8,7 @@
 //! - the virtual time the run takes is what the schedule implies (children
 //!   overlap, cancellation waits for cleanups, timeouts cut at deadlines);
 //! - every cleanup whose `try_finally` started ran exactly once, and none
-//!   was still running when the run returned.
+//!   was still running (or ran at all) after the tree's group returned.
 //!
 //! Every duration in a tree is a distinct power of two (ms), so no two
 //! events of a run happen at the same virtual instant: the order of events
@@ -227,6 +227,8 @@ fn run_real(tree: &Node, seed: Option<u64>) -> (Outcome, u64, Log) {
         // group resumes it then): caught here, its time is known too.
         let result = futures::FutureExt::catch_unwind(AssertUnwindSafe(fut)).await;
         let elapsed = (xiio::now() - start).as_millis() as u64;
+        // Anything logged after this ran after its group returned.
+        log.push("tree returned");
         let outcome = match result {
             Ok(Ok(())) => Outcome::Ok,
             Ok(Err(id)) => Outcome::Err(id),
@@ -351,6 +353,9 @@ fn random_group_trees_behave_as_the_model_says() {
             }
             if elapsed != model_end {
                 problems.push(format!("took {elapsed} ms, model {model_end} ms"));
+            }
+            if events.last().map(String::as_str) != Some("tree returned") {
+                problems.push(format!("something ran after the tree returned: {events:?}"));
             }
             if cleanups != (started, started) {
                 problems.push(format!(
