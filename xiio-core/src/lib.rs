@@ -61,7 +61,9 @@ pub use task::{
     OwnedPromiseWait, Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, gather_limit,
     next_finished, race, try_finally, yield_now,
 };
-pub use time::{Interval, Sleep, TimeoutError, interval, sleep, sleep_until, timeout, timeout_at};
+pub use time::{
+    Interval, Sleep, Timeout, TimeoutError, interval, sleep, sleep_until, timeout, timeout_at,
+};
 
 /// The runtime driven from other executors; re-exported and documented as
 /// `xiio::compat`.

@@ -13,4 +13,4 @@ mod timeout;
 
 pub use interval::{Interval, interval};
 pub use sleep::{Sleep, sleep, sleep_until};
-pub use timeout::{TimeoutError, timeout, timeout_at};
+pub use timeout::{Timeout, TimeoutError, timeout, timeout_at};

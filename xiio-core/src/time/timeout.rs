@@ -1,12 +1,15 @@
 //! `timeout`: cancellation by deadline.
 
+use std::any::Any;
 use std::error::Error;
 use std::fmt;
-use std::future::{Future, IntoFuture, poll_fn};
+use std::future::{Future, IntoFuture};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
-use std::task::Poll;
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
+
+use super::sleep::Sleep;
 
 use crate::task::try_finally::{self, Orphan, Sink};
 
@@ -34,7 +37,8 @@ impl From<TimeoutError> for std::io::Error {
 /// [`try_finally`](crate::try_finally) cleanups finished.
 ///
 /// `None` sets no deadline. For the form that does not fail, use `.ok()`:
-/// `timeout(d, fut).await.ok()` is `None` when time ran out.
+/// `timeout(d, fut).await.ok()` is `None` when time ran out. The deadline
+/// is taken from [`now()`](crate::now) when the timeout is first polled.
 ///
 /// # Examples
 ///
@@ -48,96 +52,176 @@ impl From<TimeoutError> for std::io::Error {
 ///     assert_eq!(xiio::timeout(None, fast).await, Ok(42));
 /// });
 /// ```
-pub async fn timeout<F: IntoFuture>(
+pub fn timeout<F: IntoFuture>(
     duration: impl Into<Option<Duration>>,
     fut: F,
-) -> Result<F::Output, TimeoutError> {
-    let deadline = duration.into().and_then(|d| crate::now().checked_add(d));
-    timeout_at(deadline, fut).await
+) -> Timeout<F::IntoFuture> {
+    Timeout::new(duration.into().map_or(Limit::Never, Limit::After), fut)
 }
 
 /// Runs `fut`, but cancels it at `deadline` (`None`: never); see
 /// [`timeout`].
-pub async fn timeout_at<F: IntoFuture>(
+pub fn timeout_at<F: IntoFuture>(
     deadline: impl Into<Option<Instant>>,
     fut: F,
-) -> Result<F::Output, TimeoutError> {
-    let fut = fut.into_future();
-    let Some(deadline) = deadline.into() else {
-        return Ok(fut.await);
-    };
-    // A timer beside the future, no task group: that is the common case,
-    // a future that finishes in time. Only when the deadline passes does
-    // the future need dropping with a place for the cleanups of its
-    // `try_finally`s, which are then awaited here.
-    let mut inner = Some(Box::pin(fut));
-    let mut timer = crate::sleep_until(deadline);
-    let output = poll_fn(|cx| {
-        let fut = inner.as_mut().expect("polled until done");
-        if let Poll::Ready(output) = fut.as_mut().poll(cx) {
-            return Poll::Ready(Some(output));
+) -> Timeout<F::IntoFuture> {
+    Timeout::new(deadline.into().map_or(Limit::Never, Limit::At), fut)
+}
+
+/// The future of [`timeout`] and [`timeout_at`].
+///
+/// A timer beside the future, no task group: that is the common case, a
+/// future that finishes in time, and it costs one allocation (the boxed
+/// future, which keeps `Timeout` small and `Unpin` whatever it wraps) and
+/// one timer. Only when the deadline passes does the future need dropping
+/// with a place for the cleanups of its `try_finally`s, which are then
+/// awaited here.
+///
+/// # Panics
+///
+/// When polled again after it returned, or outside `xiio::run` with a
+/// deadline.
+#[must_use = "futures do nothing unless awaited"]
+pub struct Timeout<F: Future> {
+    state: State<F>,
+}
+
+/// When a [`Timeout`] ends its future.
+#[derive(Clone, Copy)]
+enum Limit {
+    /// Never: the future runs to its end.
+    Never,
+    /// This long after the first poll.
+    After(Duration),
+    /// At this instant.
+    At(Instant),
+}
+
+/// Where a [`Timeout`] is.
+enum State<F: Future> {
+    /// The future runs; the timer is made at the first poll.
+    Running {
+        fut: Pin<Box<F>>,
+        limit: Limit,
+        timer: Option<Sleep>,
+    },
+    /// The deadline passed and the future was dropped; its cleanups run.
+    Cleaning(Cleanups),
+    /// It returned.
+    Done,
+}
+
+impl<F: Future> Timeout<F> {
+    fn new(limit: Limit, fut: impl IntoFuture<IntoFuture = F>) -> Timeout<F> {
+        Timeout {
+            state: State::Running {
+                fut: Box::pin(fut.into_future()),
+                limit,
+                timer: None,
+            },
         }
-        Pin::new(&mut timer).poll(cx).map(|()| None)
-    })
-    .await;
-    if let Some(output) = output {
-        return Ok(output);
     }
-    let sink = Sink::default();
-    {
-        let _collect = try_finally::collect_into(&sink);
-        drop(inner);
+}
+
+impl<F: Future> Future for Timeout<F> {
+    type Output = Result<F::Output, TimeoutError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let state = &mut self.state;
+        if let State::Running { fut, limit, timer } = state {
+            if let Poll::Ready(output) = fut.as_mut().poll(cx) {
+                *state = State::Done;
+                return Poll::Ready(Ok(output));
+            }
+            let timer = match (timer, *limit) {
+                (_, Limit::Never) => return Poll::Pending,
+                (Some(timer), _) => timer,
+                (timer @ None, Limit::After(d)) => timer.insert(crate::sleep(d)),
+                (timer @ None, Limit::At(at)) => timer.insert(crate::sleep_until(at)),
+            };
+            if Pin::new(timer).poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let State::Running { fut, .. } = std::mem::replace(state, State::Done) else {
+                unreachable!("matched above")
+            };
+            let sink = Sink::default();
+            {
+                let _collect = try_finally::collect_into(&sink);
+                drop(fut);
+            }
+            let cleanups = std::mem::take(&mut *sink.borrow_mut());
+            if cleanups.is_empty() {
+                return Poll::Ready(Err(TimeoutError));
+            }
+            *state = State::Cleaning(Cleanups {
+                pending: cleanups.into_iter().map(Some).collect(),
+                panic: None,
+            });
+        }
+        match state {
+            State::Cleaning(cleanups) => {
+                ready!(cleanups.poll(cx));
+                let panic = cleanups.panic.take();
+                *state = State::Done;
+                if let Some(payload) = panic {
+                    resume_unwind(payload);
+                }
+                Poll::Ready(Err(TimeoutError))
+            }
+            _ => panic!("`Timeout` polled after it returned"),
+        }
     }
-    let cleanups = std::mem::take(&mut *sink.borrow_mut());
-    if !cleanups.is_empty() {
-        Cleanups(cleanups.into_iter().map(Some).collect())
-            .run()
-            .await;
+}
+
+impl<F: Future> fmt::Debug for Timeout<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &self.state {
+            State::Running { .. } => "running",
+            State::Cleaning(_) => "cleaning up",
+            State::Done => "done",
+        };
+        f.debug_struct("Timeout").field("state", &state).finish()
     }
-    Err(TimeoutError)
 }
 
 /// The cleanups of a future cancelled by its deadline, awaited together.
 /// Dropped before they finished (the timeout itself cancelled), it hands
 /// them to the enclosing group, as a dropped `try_finally` would.
-struct Cleanups(Vec<Option<Orphan>>);
+struct Cleanups {
+    pending: Vec<Option<Orphan>>,
+    /// The first panic of a cleanup, resumed once the others finished.
+    panic: Option<Box<dyn Any + Send>>,
+}
 
 impl Cleanups {
-    /// Polls every cleanup until all are done; a panic in one is resumed
-    /// once the others finished.
-    async fn run(mut self) {
-        let mut panic = None;
-        poll_fn(|cx| {
-            let mut pending = false;
-            for slot in &mut self.0 {
-                let Some(cleanup) = slot else {
-                    continue;
-                };
-                match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(cx))) {
-                    Ok(Poll::Pending) => pending = true,
-                    Ok(Poll::Ready(())) => *slot = None,
-                    Err(payload) => {
-                        *slot = None;
-                        panic.get_or_insert(payload);
-                    }
+    /// Polls every cleanup not done yet; ready once all are.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut pending = false;
+        for slot in &mut self.pending {
+            let Some(cleanup) = slot else {
+                continue;
+            };
+            match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(cx))) {
+                Ok(Poll::Pending) => pending = true,
+                Ok(Poll::Ready(())) => *slot = None,
+                Err(payload) => {
+                    *slot = None;
+                    self.panic.get_or_insert(payload);
                 }
             }
-            if pending {
-                Poll::Pending
-            } else {
-                Poll::Ready(())
-            }
-        })
-        .await;
-        if let Some(payload) = panic {
-            resume_unwind(payload);
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
         }
     }
 }
 
 impl Drop for Cleanups {
     fn drop(&mut self) {
-        for cleanup in self.0.drain(..).flatten() {
+        for cleanup in self.pending.drain(..).flatten() {
             try_finally::adopt(cleanup);
         }
     }
