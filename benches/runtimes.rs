@@ -50,6 +50,10 @@ const ECHO_MESSAGES: usize = 20_000;
 const ECHO_SIZE: usize = 64;
 /// The connection counts of case 5.
 const ECHO_CONNS: [usize; 3] = [1, 100, 1000];
+/// Pending children in the memory case.
+const MEMORY_N: usize = 100_000;
+/// Fresh processes per runtime in the memory case (median reported).
+const MEMORY_RUNS: usize = 3;
 /// Messages per run when counting syscalls under strace (twice as many in
 /// the second run; the difference is the steady state).
 const STRACE_MESSAGES: usize = 2_000;
@@ -237,6 +241,12 @@ fn main() {
             return;
         }
     }
+    if let [flag, runtime] = &args[..] {
+        if flag == "--memory-once" {
+            memory_once(runtime);
+            return;
+        }
+    }
     let filters: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
     let reps = std::env::var("XIIO_BENCH_REPS")
         .ok()
@@ -275,6 +285,91 @@ fn main() {
             .collect();
         count_syscalls(&runtimes);
     }
+    if filters.is_empty() || filters.iter().any(|f| MEMORY_ROW.contains(f.as_str())) {
+        let runtimes: Vec<usize> = (0..RUNTIMES.len())
+            .filter(|&i| only.as_deref().is_none_or(|name| name == RUNTIMES[i]))
+            .collect();
+        print_memory(&runtimes);
+    }
+}
+
+/// The memory case's row.
+const MEMORY_ROW: &str = "memory per pending child";
+
+/// The memory case: for each runtime, in fresh processes, the resident
+/// memory that `MEMORY_N` children each waiting on a timer add, per child.
+fn print_memory(runtimes: &[usize]) {
+    let exe = std::env::current_exe().unwrap();
+    let mut bytes = Vec::new();
+    for &i in runtimes {
+        let runs: Vec<f64> = (0..MEMORY_RUNS)
+            .filter_map(|_| {
+                let out = std::process::Command::new(&exe)
+                    .args(["--memory-once", RUNTIMES[i]])
+                    .output()
+                    .ok()?;
+                String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+            })
+            .collect();
+        bytes.push((RUNTIMES[i], (!runs.is_empty()).then(|| median(runs))));
+    }
+    println!();
+    println!(
+        "Memory per pending child ({MEMORY_N} children, each waiting on a timer an hour away; \
+         resident set growth in a fresh process, median of {MEMORY_RUNS}):"
+    );
+    println!();
+    println!("| runtime | bytes per child | / tokio |");
+    println!("| --- | ---: | ---: |");
+    let tokio = bytes
+        .iter()
+        .find(|(name, _)| *name == "tokio")
+        .and_then(|(_, b)| *b);
+    for (name, b) in &bytes {
+        match (b, tokio) {
+            (Some(b), Some(t)) => println!("| {name} | {b:.0} | {:.2} |", b / t),
+            (Some(b), None) => println!("| {name} | {b:.0} | |"),
+            (None, _) => println!("| {name} | (failed) | |"),
+        }
+    }
+}
+
+/// One run of the memory case in this process: prints bytes per child.
+fn memory_once(runtime: &str) {
+    let per_child = match runtime {
+        "xiio" => xiio_rt::memory(),
+        "tokio" => tokio_rt::memory(),
+        "smol" => smol_rt::memory(),
+        other => panic!("unknown runtime {other}"),
+    };
+    println!("{per_child}");
+}
+
+/// This process's resident set, in bytes (`VmRSS` of /proc/self/status).
+fn resident_bytes() -> usize {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .expect("VmRSS in /proc/self/status");
+    let kib: usize = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kib * 1024
+}
+
+/// The child of the memory case on every runtime: counts itself as
+/// started, then waits on a timer an hour away.
+async fn pending_child<S: Future>(started: Rc<Cell<usize>>, sleep: S) {
+    started.set(started.get() + 1);
+    sleep.await;
+}
+
+/// Waits (yielding) until `n` children have started; returns the resident
+/// memory growth since `before`, per child.
+async fn memory_when_started(started: &Cell<usize>, n: usize, before: usize) -> f64 {
+    while started.get() < n {
+        yield_now().await;
+    }
+    (resident_bytes().saturating_sub(before)) as f64 / n as f64
 }
 
 /// The rows of case 4, the first without idle load.
@@ -775,6 +870,22 @@ mod xiio_rt {
         })
     }
 
+    pub fn memory() -> f64 {
+        xiio::run(async {
+            let started = Rc::new(Cell::new(0));
+            let before = resident_bytes();
+            xiio::task_group!(|tg| {
+                for _ in 0..MEMORY_N {
+                    tg.add_task(pending_child(started.clone(), xiio::sleep(HOUR)));
+                }
+                let per_child = memory_when_started(&started, MEMORY_N, before).await;
+                tg.cancel();
+                Ok::<_, ()>(per_child)
+            })
+            .unwrap()
+        })
+    }
+
     pub fn pingpong() -> Sample {
         xiio::run(async {
             let (ping_tx, ping_rx, pong_tx, pong_rx) = channels();
@@ -1009,6 +1120,20 @@ mod tokio_rt {
         })
     }
 
+    pub fn memory() -> f64 {
+        block_on(async {
+            let started = Rc::new(Cell::new(0));
+            let before = resident_bytes();
+            let mut set = JoinSet::new();
+            for _ in 0..MEMORY_N {
+                set.spawn_local(pending_child(started.clone(), tokio::time::sleep(HOUR)));
+            }
+            let per_child = memory_when_started(&started, MEMORY_N, before).await;
+            set.shutdown().await;
+            per_child
+        })
+    }
+
     pub fn pingpong() -> Sample {
         block_on(async {
             let (ping_tx, ping_rx, pong_tx, pong_rx) = channels();
@@ -1228,6 +1353,24 @@ mod smol_rt {
                 task.await;
             }
             meter.stop()
+        }))
+    }
+
+    pub fn memory() -> f64 {
+        let ex = LocalExecutor::new();
+        smol::block_on(ex.run(async {
+            let started = Rc::new(Cell::new(0));
+            let before = resident_bytes();
+            let tasks: Vec<_> = (0..MEMORY_N)
+                .map(|_| {
+                    ex.spawn(pending_child(started.clone(), async {
+                        Timer::after(HOUR).await;
+                    }))
+                })
+                .collect();
+            let per_child = memory_when_started(&started, MEMORY_N, before).await;
+            drop(tasks);
+            per_child
         }))
     }
 
