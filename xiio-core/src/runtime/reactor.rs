@@ -1,8 +1,10 @@
 //! The reactor: one `mio::Poll` for fd readiness, an ordered map of
 //! deadlines for timers.
 
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io;
+use std::num::NonZeroU64;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::Waker;
@@ -42,9 +44,7 @@ pub(crate) struct Reactor {
     /// binary heap here: popping the earliest is a walk to the leftmost
     /// leaf, while a heap's sift-down crosses the whole array, missing the
     /// cache at 100k timers.)
-    deadlines: BTreeMap<(Instant, u64), usize>,
-    /// The next timer id.
-    next_timer: u64,
+    deadlines: BTreeMap<(Instant, NonZeroU64), usize>,
     /// Wakers collected by a turn, woken after the reactor is released (a
     /// waker may run code that needs the reactor again).
     pub(crate) to_wake: Vec<Waker>,
@@ -93,8 +93,8 @@ pub(crate) struct WaiterKey {
 
 /// One timer.
 struct TimerEntry {
-    /// Its id, unique in this reactor (slab keys are reused).
-    id: u64,
+    /// Its id, unique on this thread (slab keys are reused).
+    id: NonZeroU64,
     /// When it fires.
     deadline: Instant,
     /// Whom to wake when it fires; `None` once it fired.
@@ -106,8 +106,26 @@ struct TimerEntry {
 pub(crate) struct TimerKey {
     /// Its slab key.
     index: usize,
-    /// Its id, to tell it from a later timer under the same slab key.
-    id: u64,
+    /// Its id, to tell it from a later timer under the same slab key, and
+    /// from a timer of another runtime that ran on this thread before (ids
+    /// are unique per thread, so a `Timer` needs no runtime id, and
+    /// `Option<Timer>` is two words).
+    id: NonZeroU64,
+}
+
+thread_local! {
+    /// The last timer id handed out on this thread.
+    static LAST_TIMER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A timer id, unique on this thread and increasing (so timers with equal
+/// deadlines fire in the order they were made).
+fn next_timer_id() -> NonZeroU64 {
+    LAST_TIMER.with(|last| {
+        let id = last.get() + 1;
+        last.set(id);
+        NonZeroU64::new(id).expect("timer ids start at 1")
+    })
 }
 
 impl Reactor {
@@ -122,7 +140,6 @@ impl Reactor {
             live_fds: 0,
             timers: Slab::new(),
             deadlines: BTreeMap::new(),
-            next_timer: 0,
             to_wake: Vec::new(),
         };
         Ok((reactor, waker))
@@ -311,8 +328,7 @@ impl Reactor {
 
     /// Adds a timer that wakes `waker` at `deadline`.
     pub(crate) fn add_timer(&mut self, deadline: Instant, waker: &Waker) -> TimerKey {
-        let id = self.next_timer;
-        self.next_timer += 1;
+        let id = next_timer_id();
         let index = self.timers.insert(TimerEntry {
             id,
             deadline,

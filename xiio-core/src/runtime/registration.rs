@@ -63,11 +63,11 @@ impl Drop for FdWaiter {
     }
 }
 
-/// A registered timer.
+/// A registered timer. Its key's id is unique on the thread, so a timer
+/// of a runtime that ended finds nothing to remove in a later runtime on
+/// the same thread: no runtime id needed.
 #[derive(Debug)]
 pub(crate) struct Timer {
-    /// The runtime it is registered in.
-    runtime: u64,
     /// Where it lives in the reactor.
     key: TimerKey,
 }
@@ -76,10 +76,7 @@ impl Timer {
     /// Registers a timer that wakes `waker` at `deadline`.
     pub(crate) fn new(rt: &Runtime, deadline: Instant, waker: &Waker) -> Timer {
         let key = rt.reactor.borrow_mut().add_timer(deadline, waker);
-        Timer {
-            runtime: rt.id,
-            key,
-        }
+        Timer { key }
     }
 
     /// Makes the timer wake `waker`.
@@ -95,10 +92,6 @@ impl Timer {
 
 impl Drop for Timer {
     fn drop(&mut self) {
-        runtime::try_with(|rt| {
-            if rt.id == self.runtime {
-                rt.reactor.borrow_mut().remove_timer(self.key);
-            }
-        });
+        runtime::try_with(|rt| rt.reactor.borrow_mut().remove_timer(self.key));
     }
 }

@@ -40,13 +40,15 @@ pub(crate) struct TaskState<T> {
     /// Set by [`Task::cancel`]; the child sees it at its next poll.
     cancel_requested: Cell<bool>,
     /// A task awaiting this one.
-    waiter: RefCell<Option<Waker>>,
+    waiter: Cell<Option<Waker>>,
     /// The child's waker, to have the group look at it when cancelled. Set
     /// when the child first waits (before that it is queued in its group or
     /// being polled, and sees the request anyway), cleared when it is over,
     /// so a kept handle does not keep the waker alive (and the group can
     /// reuse it for another child).
-    child: RefCell<Option<Waker>>,
+    /// (`Cell`s, not `RefCell`s: taken and put back, never borrowed, which
+    /// saves a borrow flag each in every child.)
+    child: Cell<Option<Waker>>,
 }
 
 /// Where a child is in its life.
@@ -69,8 +71,8 @@ impl<T> TaskState<T> {
         Rc::new(TaskState {
             outcome: RefCell::new(Outcome::Running),
             cancel_requested: Cell::new(false),
-            waiter: RefCell::new(None),
-            child: RefCell::new(None),
+            waiter: Cell::new(None),
+            child: Cell::new(None),
         })
     }
 
@@ -81,9 +83,11 @@ impl<T> TaskState<T> {
 
     /// Remembers the waker the child waits with (see `child`).
     pub(crate) fn set_child_waker(&self, waker: &Waker) {
-        let mut child = self.child.borrow_mut();
-        if !child.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *child = Some(waker.clone());
+        let known = self.child.take();
+        if known.as_ref().is_some_and(|w| w.will_wake(waker)) {
+            self.child.set(known);
+        } else {
+            self.child.set(Some(waker.clone()));
         }
     }
 
@@ -93,7 +97,7 @@ impl<T> TaskState<T> {
             Some(value) => Outcome::Done(value),
             None => Outcome::Failed,
         };
-        self.child.borrow_mut().take();
+        self.child.take();
         self.wake_waiter();
     }
 
@@ -107,13 +111,13 @@ impl<T> TaskState<T> {
                 Outcome::Cancelled
             };
             drop(outcome);
-            self.child.borrow_mut().take();
+            self.child.take();
             self.wake_waiter();
         }
     }
 
     fn wake_waiter(&self) {
-        if let Some(waker) = self.waiter.borrow_mut().take() {
+        if let Some(waker) = self.waiter.take() {
             waker.wake();
         }
     }
@@ -153,9 +157,9 @@ impl<T> Task<T> {
     /// child.
     pub fn cancel(&self) {
         if !self.is_finished() && !self.state.cancel_requested.replace(true) {
-            // Cloned out first: waking must not hold the `RefCell` borrow.
-            let waker = self.state.child.borrow().clone();
-            if let Some(waker) = waker {
+            // Taken: the child needs no waking after this one (it ends at
+            // its next poll, which clears the slot anyway).
+            if let Some(waker) = self.state.child.take() {
                 waker.wake();
             }
         }
@@ -169,7 +173,7 @@ impl<T> Task<T> {
         if self.is_finished() {
             return true;
         }
-        *self.state.waiter.borrow_mut() = Some(cx.waker().clone());
+        self.state.waiter.set(Some(cx.waker().clone()));
         false
     }
 }
@@ -181,7 +185,7 @@ impl<T> Future for Task<T> {
         if self.is_finished() {
             return Poll::Ready(self.take());
         }
-        *self.state.waiter.borrow_mut() = Some(cx.waker().clone());
+        self.state.waiter.set(Some(cx.waker().clone()));
         Poll::Pending
     }
 }

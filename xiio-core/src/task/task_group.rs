@@ -516,45 +516,72 @@ impl<T> Drop for Reporter<T> {
 
 /// A child's whole life: runs `fut` unless cancelled, and reports into its
 /// `Task` handle.
-async fn run_child<F, E>(
+///
+/// A plain function returning an `async move` block, not an `async fn`: an
+/// `async fn` first moves its arguments into locals, and `pin!` then moves
+/// `fut` once more, so the child's future held `fut` three times (rustc
+/// keeps every one of those slots). The block holds it twice: the
+/// captured value and the pinned local it is moved into at the first poll.
+fn run_child<F, E>(
     fut: F,
     reporter: Reporter<<F::Output as TaskOutput<E>>::Ok>,
-) -> Result<(), E>
+) -> impl Future<Output = Result<(), E>>
 where
     F: Future,
     F::Output: TaskOutput<E>,
 {
-    let state = &*reporter.0;
-    let mut fut = pin!(fut);
-    let mut waker_known = false;
-    let output = std::future::poll_fn(|cx| {
-        if state.cancel_requested() {
+    async move {
+        let state = &*reporter.0;
+        let output = Cancellable {
+            fut: pin!(fut),
+            state,
+            waker_known: false,
+        }
+        .await;
+        match output.map(TaskOutput::into_result) {
+            None => Ok(()),
+            Some(Ok(value)) => {
+                state.finish(Some(value));
+                Ok(())
+            }
+            Some(Err(e)) => {
+                state.finish(None);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// A child's future, unless its handle cancels it first. (A struct, not a
+/// `poll_fn` closure: the closure's captures took another three words in
+/// every child.)
+struct Cancellable<'a, F, T> {
+    fut: Pin<&'a mut F>,
+    state: &'a TaskState<T>,
+    /// True once the child's waker was given to its handle.
+    waker_known: bool,
+}
+
+impl<F: Future, T> Future for Cancellable<'_, F, T> {
+    type Output = Option<F::Output>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
+        let this = &mut *self;
+        if this.state.cancel_requested() {
             return Poll::Ready(None);
         }
-        let poll = fut.as_mut().poll(cx).map(Some);
-        if poll.is_pending() && !waker_known {
+        let poll = this.fut.as_mut().poll(cx).map(Some);
+        if poll.is_pending() && !this.waker_known {
             // Only a child that waits needs its waker known to its handle
-            // (for `Task::cancel`); the group polls a child always with the
-            // same waker, so once is enough.
-            state.set_child_waker(cx.waker());
-            waker_known = true;
-            if state.cancel_requested() {
+            // (for `Task::cancel`); the group polls a child always with
+            // the same waker, so once is enough.
+            this.state.set_child_waker(cx.waker());
+            this.waker_known = true;
+            if this.state.cancel_requested() {
                 cx.waker().wake_by_ref(); // cancelled during this very poll
             }
         }
         poll
-    })
-    .await;
-    match output.map(TaskOutput::into_result) {
-        None => Ok(()),
-        Some(Ok(value)) => {
-            state.finish(Some(value));
-            Ok(())
-        }
-        Some(Err(e)) => {
-            state.finish(None);
-            Err(e)
-        }
     }
 }
 
