@@ -75,5 +75,5 @@ pub mod embed {
 #[doc(hidden)]
 pub mod __private {
     //! Introspection for xiio's own tests; not part of the API.
-    pub use crate::runtime::registered_fds;
+    pub use crate::runtime::{registered_fds, registered_timers};
 }

@@ -24,7 +24,7 @@ mod run;
 
 pub use foreign::{OnExecutor, on_executor};
 pub use on_thread::{OnThread, on_thread};
-pub use run::{Builder, now, registered_fds, run, task_tree};
+pub use run::{Builder, now, registered_fds, registered_timers, run, task_tree};
 pub(crate) use run::{
     OutsideWork, Runtime, assert_inside, current, shuffle, take_budget, try_with, with,
 };

@@ -370,6 +370,11 @@ impl Reactor {
         self.timers.remove(key.index);
     }
 
+    /// How many timers are live, and how many of them are still pending.
+    pub(crate) fn timer_counts(&self) -> (usize, usize) {
+        (self.timers.len(), self.deadlines.len())
+    }
+
     /// The earliest pending deadline.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first_key_value().map(|(k, _)| k.0)

@@ -645,3 +645,10 @@ impl Runtime {
 pub fn registered_fds() -> Vec<std::os::fd::RawFd> {
     try_with(|rt| rt.reactor.borrow().registered_fds()).unwrap_or_default()
 }
+
+/// The current runtime's timers (`(live, pending)`: live ones exist, fired
+/// or not; pending ones are still ordered by deadline), for tests that
+/// check that nothing is left behind. `(0, 0)` outside `xiio::run`.
+pub fn registered_timers() -> (usize, usize) {
+    try_with(|rt| rt.reactor.borrow().timer_counts()).unwrap_or_default()
+}
