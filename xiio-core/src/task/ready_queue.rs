@@ -21,26 +21,42 @@ use std::task::{Wake, Waker};
 use slab::Slab;
 
 thread_local! {
-    /// This thread's token, 0 until first asked for (see `thread_token`).
-    static TOKEN: Cell<u64> = const { Cell::new(0) };
+    /// This thread's token and the local halves of its groups' queues, in
+    /// one thread-local so that a wake looks up thread-local storage once.
+    static LOCAL: Local = const {
+        Local {
+            token: Cell::new(0),
+            halves: RefCell::new(Slab::new()),
+        }
+    };
+}
 
-    /// The local halves of the queues of the groups living on this thread.
-    static LOCAL: RefCell<Slab<LocalHalf>> = const { RefCell::new(Slab::new()) };
+/// What a thread keeps for the queues of the groups living on it.
+struct Local {
+    /// This thread's token, 0 until first asked for (see `token`).
+    token: Cell<u64>,
+    /// The local halves of the queues.
+    halves: RefCell<Slab<LocalHalf>>,
+}
+
+impl Local {
+    /// A number unique to this thread, cheaper to read than
+    /// `std::thread::current().id()` (which clones an `Arc`).
+    #[inline]
+    fn token(&self) -> u64 {
+        match self.token.get() {
+            0 => {
+                let token = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+                self.token.set(token);
+                token
+            }
+            token => token,
+        }
+    }
 }
 
 /// Source of thread tokens and queue ids (0 is never handed out).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
-
-/// A number unique to the current thread, cheaper to read than
-/// `std::thread::current().id()` (which clones an `Arc`).
-fn thread_token() -> u64 {
-    TOKEN.with(|token| {
-        if token.get() == 0 {
-            token.set(NEXT_ID.fetch_add(1, Ordering::Relaxed));
-        }
-        token.get()
-    })
-}
 
 /// The children of one group that were woken since the group last looked.
 ///
@@ -129,18 +145,21 @@ impl ReadyQueue {
     /// An empty queue for a group living on the current thread.
     pub(crate) fn new() -> Arc<ReadyQueue> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-        let slot = LOCAL
+        let local = LOCAL
             .try_with(|local| {
-                local.borrow_mut().insert(LocalHalf {
+                let slot = local.halves.borrow_mut().insert(LocalHalf {
                     id,
                     half: Half::default(),
-                })
+                });
+                (local.token(), slot)
             })
             .ok();
         Arc::new(ReadyQueue {
             id,
-            owner: thread_token(),
-            slot,
+            // Without thread-local storage no wake is local: a token no
+            // thread has.
+            owner: local.map_or(0, |(token, _)| token),
+            slot: local.map(|(_, slot)| slot),
             remote_pending: AtomicBool::new(false),
             remote: Mutex::new(Half::default()),
         })
@@ -152,7 +171,7 @@ impl ReadyQueue {
     pub(crate) fn close(&self) {
         if let Some(slot) = self.slot {
             let _ = LOCAL.try_with(|local| {
-                let mut local = local.borrow_mut();
+                let mut local = local.halves.borrow_mut();
                 if local.get(slot).is_some_and(|l| l.id == self.id) {
                     local.remove(slot);
                 }
@@ -165,13 +184,13 @@ impl ReadyQueue {
     #[inline]
     fn with_local<R>(&self, f: impl FnOnce(&mut Half) -> R) -> Option<R> {
         let slot = self.slot?;
-        if thread_token() != self.owner {
-            return None;
-        }
         LOCAL
             .try_with(|local| {
-                let mut local = local.borrow_mut();
-                match local.get_mut(slot) {
+                if local.token() != self.owner {
+                    return None;
+                }
+                let mut halves = local.halves.borrow_mut();
+                match halves.get_mut(slot) {
                     Some(l) if l.id == self.id => Some(f(&mut l.half)),
                     _ => None,
                 }

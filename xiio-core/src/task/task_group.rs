@@ -842,10 +842,15 @@ where
     }
 
     /// Turns orphaned cleanups into shielded children.
+    #[inline]
     fn adopt_orphans(&mut self) {
-        if self.group.inner.orphans.borrow().is_empty() {
-            return; // the common case, without touching the `Vec`
+        if !self.group.inner.orphans.borrow().is_empty() {
+            self.adopt_orphans_now(); // the rare case, out of line
         }
+    }
+
+    #[inline(never)]
+    fn adopt_orphans_now(&mut self) {
         loop {
             let orphans = std::mem::take(&mut *self.group.inner.orphans.borrow_mut());
             if orphans.is_empty() {
