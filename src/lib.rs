@@ -62,6 +62,61 @@
 //! - [`select!`]` { x = a => ..., y = b => ... }` runs the arm of the first
 //!   future to finish, after the others were cancelled and their cleanups
 //!   awaited.
+//!
+//! # Performance design
+//!
+//! What the common operations cost, and why (numbers from
+//! `cargo bench --bench runtimes`; BENCHMARKS.md has the comparison with
+//! tokio and smol).
+//!
+//! **A child** ([`TaskGroup::add_task`]) costs two allocations: its boxed
+//! future (the user's future inside a small wrapper that reports to the
+//! handle) and the `Rc` state it shares with its [`Task`] handle (the
+//! output slot, the cancel flag, a waiter). Plus a slot in the group's slab
+//! and a key in the group's ready queue, both in vectors reused across
+//! children. A child that waits also needs a waker (an `Arc`, 40 bytes),
+//! made at its first poll, and taken from a pool of the wakers of finished
+//! children when one is free: a group running short children one after
+//! another allocates one waker, not one per child. A child waiting on a
+//! sleep costs about 540 bytes of memory in all (tokio: about 585).
+//! smol needs one allocation, tokio's `JoinSet` two; one allocation for
+//! header, future and output takes a raw task built with `unsafe`, which
+//! this crate forbids. So the output slot, which the handle may keep after
+//! the group is gone, is its own `Rc`, and the waker, which must be
+//! `'static`, `Send` and `Sync` while the child's future is none of them,
+//! its own `Arc`. rustc stores a future moved into another one twice (the
+//! moved-from slot stays), so the wrapper is written to add only that copy
+//! and 48 bytes.
+//!
+//! **A timer** ([`sleep`], [`sleep_until`]): a [`Sleep`] is 32 bytes and
+//! allocates nothing; at its first poll it takes a slot in the reactor's
+//! slab (slots are reused) and puts `(deadline, id)` in a B-tree: O(log n)
+//! to arm, to cancel and to fire, with no allocation of its own. Ids are
+//! unique per thread and increasing, so equal deadlines fire in creation
+//! order, on the mock clock too. A fired timer is known as fired from its
+//! slot, without reading the clock. [`timeout`] is a timer beside the
+//! wrapped future (boxed once, so a [`Timeout`] is small and `Unpin`), not
+//! a task group; only a deadline that passes while `try_finally` cleanups
+//! are pending needs more (a place to collect them, made then).
+//!
+//! **A wake-up** on the runtime's thread (a task waking another, the
+//! reactor waking a task) makes no syscall and takes no lock: the waker
+//! checks its "queued" flag and pushes the child's key into its group's
+//! thread-local queue (one thread-local lookup, plain loads and stores),
+//! and wakes the parent group only if that group is neither being polled
+//! nor already woken. A wake from another thread goes through a
+//! mutex-guarded half of the queue and writes the runtime's eventfd only
+//! if the runtime sleeps in `epoll_wait`. A group polls exactly the
+//! children that were woken, so a wake-up costs the same with 10,000 idle
+//! tasks, fds or timers as with none; at most 256 task polls run between
+//! two `epoll_wait(0)`s, so a busy group does not starve I/O.
+//!
+//! **I/O**: an [`Async`] socket is made non-blocking and registered with
+//! epoll once (edge-triggered, both directions) and keeps its readiness
+//! per direction; a read that finds data is one syscall, a read that must
+//! wait is none (it waits for the edge). A TCP echo costs one `read` and
+//! one `write` per message per end, and no `epoll_ctl` or `fcntl` in the
+//! steady state.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]

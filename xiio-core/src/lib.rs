@@ -37,9 +37,13 @@
 //!   hands a cleanup that was not finished to the innermost group, which
 //!   runs it as a shielded child. [`gather`], [`gather_limit`], [`race`]
 //!   and the `join!`/`select!` macros are small groups.
-//! - `time/`: [`sleep`] (a timer in the reactor) and [`timeout`].
+//! - `time/`: [`sleep`] (a timer in the reactor) and [`timeout`] (a timer
+//!   beside the wrapped future).
 //! - `sys/`: the thread pool, child processes on pidfds, signals through
 //!   signal-hook.
+//!
+//! The facade crate's documentation (`xiio`, section "Performance design")
+//! says what a child, a timer and a wake-up cost, and why.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![doc(test(attr(deny(warnings))))]
