@@ -618,12 +618,18 @@ where
         let inner = this.group.inner.clone();
         let _sink = try_finally::collect_into(&inner.orphans);
         let mut keys = std::mem::take(&mut this.keys);
-        // Keys polled by the last poll go; those it had no budget for stay,
-        // and the queued ones come after them. (Keeping the polled ones
-        // grew `keys` by one per child poll for a group busier than the
-        // budget, for ever.)
-        keys.drain(..this.next);
-        let mut next = 0;
+        // Keys before `next` were polled by the last poll; those after it
+        // had no budget yet, and the queued ones come after them. The
+        // polled prefix goes once it is at least half of `keys`: never
+        // dropping it grew `keys` by one per child poll for a group busier
+        // than the budget, for ever; dropping it at every poll moved every
+        // waiting key at every poll, O(n²) for a burst of n wakes (100k
+        // timers firing together spent 7 % of their time in that memmove).
+        let mut next = this.next;
+        if next * 2 >= keys.len() {
+            keys.drain(..next);
+            next = 0;
+        }
         // Wakes from here to `end_poll` do not wake our parent: we look at
         // the queue again before returning.
         inner.queue.begin_poll(cx.waker(), &mut keys);
