@@ -14,6 +14,7 @@
 //! it takes the lock only then.
 
 use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Wake, Waker};
@@ -81,7 +82,9 @@ pub(crate) struct ReadyQueue {
 struct LocalHalf {
     /// The id of the queue this slot belongs to.
     id: u64,
-    half: Half,
+    /// Shared with the group (`GroupQueue`), which reaches it without
+    /// looking up thread-local storage.
+    half: Rc<RefCell<Half>>,
 }
 
 /// One half of a queue.
@@ -141,44 +144,127 @@ fn append(to: &mut Vec<usize>, from: &mut Vec<usize>) {
     }
 }
 
-impl ReadyQueue {
+/// A group's side of its queue: the shared queue (which the children's
+/// wakers hold) and direct access to its local half.
+pub(crate) struct GroupQueue {
+    /// What the wakers hold.
+    shared: Arc<ReadyQueue>,
+    /// The local half, also in this thread's `LOCAL`; `None` if
+    /// thread-local storage is being torn down.
+    local: Option<Rc<RefCell<Half>>>,
+}
+
+impl GroupQueue {
     /// An empty queue for a group living on the current thread.
-    pub(crate) fn new() -> Arc<ReadyQueue> {
+    pub(crate) fn new() -> GroupQueue {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        let half = Rc::new(RefCell::new(Half::default()));
         let local = LOCAL
             .try_with(|local| {
                 let slot = local.halves.borrow_mut().insert(LocalHalf {
                     id,
-                    half: Half::default(),
+                    half: half.clone(),
                 });
                 (local.token(), slot)
             })
             .ok();
-        Arc::new(ReadyQueue {
-            id,
-            // Without thread-local storage no wake is local: a token no
-            // thread has.
-            owner: local.map_or(0, |(token, _)| token),
-            slot: local.map(|(_, slot)| slot),
-            remote_pending: AtomicBool::new(false),
-            remote: Mutex::new(Half::default()),
-        })
+        GroupQueue {
+            shared: Arc::new(ReadyQueue {
+                id,
+                // Without thread-local storage no wake is local: a token no
+                // thread has.
+                owner: local.map_or(0, |(token, _)| token),
+                slot: local.map(|(_, slot)| slot),
+                remote_pending: AtomicBool::new(false),
+                remote: Mutex::new(Half::default()),
+            }),
+            local: local.map(|_| half),
+        }
     }
 
-    /// Frees the local half; called by the group when it is dropped (on its
-    /// thread, as the group never leaves it). Wakers that outlive the group
-    /// then queue into the remote half, which nobody reads any more.
-    pub(crate) fn close(&self) {
-        if let Some(slot) = self.slot {
+    /// The queue the children's wakers hold.
+    pub(crate) fn shared(&self) -> &Arc<ReadyQueue> {
+        &self.shared
+    }
+
+    /// Runs `f` on the local half, if there is one.
+    #[inline]
+    fn with_local<R>(&self, f: impl FnOnce(&mut Half) -> R) -> Option<R> {
+        self.local.as_ref().map(|half| f(&mut half.borrow_mut()))
+    }
+
+    /// Queues `key` and wakes the parent if needed (see `Half::notified`).
+    pub(crate) fn push(&self, key: usize) {
+        match self.with_local(|half| half.push(key)) {
+            Some(parent) => parent.into_iter().for_each(Waker::wake),
+            None => self.shared.push_remote(key),
+        }
+    }
+
+    /// Starts a poll of the group by the task whose waker is `waker` (on the
+    /// group's thread): wakes from now until [`end_poll`](Self::end_poll)
+    /// do not wake the parent. Appends the queued keys to `keys` (which may
+    /// hold keys left over from the last poll).
+    pub(crate) fn begin_poll(&self, waker: &Waker, keys: &mut Vec<usize>) {
+        self.with_local(|half| half.begin_poll(waker, keys));
+        // The remote half needs the parent too; this lock is once per poll
+        // of the group, not per child.
+        let shared = &self.shared;
+        let mut remote = shared.lock();
+        shared.remote_pending.store(false, Ordering::Relaxed);
+        remote.begin_poll(waker, keys);
+    }
+
+    /// Appends the queued keys to `keys`.
+    #[inline]
+    pub(crate) fn take_into(&self, keys: &mut Vec<usize>) {
+        self.with_local(|half| append(keys, &mut half.keys));
+        let shared = &self.shared;
+        if shared.remote_pending.load(Ordering::Acquire) {
+            let mut remote = shared.lock();
+            shared.remote_pending.store(false, Ordering::Relaxed);
+            append(keys, &mut remote.keys);
+        }
+    }
+
+    /// Ends a poll of the group. If the group still has work (`more`, or
+    /// keys queued meanwhile), the parent is woken to poll it again;
+    /// otherwise the next wake wakes the parent.
+    pub(crate) fn end_poll(&self, more: bool) {
+        let local_more = self.with_local(|half| half.end_poll(more)) == Some(true);
+        let parent = {
+            let mut remote = self.shared.lock();
+            let remote_more = remote.end_poll(more);
+            if local_more || remote_more {
+                remote.parent.clone()
+            } else {
+                None
+            }
+        };
+        if let Some(parent) = parent {
+            parent.wake();
+        }
+    }
+}
+
+impl Drop for GroupQueue {
+    /// Frees the local half (on the group's thread, as the group never
+    /// leaves it). Wakers that outlive the group then queue into the
+    /// remote half, which nobody reads any more.
+    fn drop(&mut self) {
+        let shared = &self.shared;
+        if let Some(slot) = shared.slot {
             let _ = LOCAL.try_with(|local| {
                 let mut local = local.halves.borrow_mut();
-                if local.get(slot).is_some_and(|l| l.id == self.id) {
+                if local.get(slot).is_some_and(|l| l.id == shared.id) {
                     local.remove(slot);
                 }
             });
         }
     }
+}
 
+impl ReadyQueue {
     /// Runs `f` on the local half, if called on the group's thread and the
     /// half is still there.
     #[inline]
@@ -189,9 +275,9 @@ impl ReadyQueue {
                 if local.token() != self.owner {
                     return None;
                 }
-                let mut halves = local.halves.borrow_mut();
-                match halves.get_mut(slot) {
-                    Some(l) if l.id == self.id => Some(f(&mut l.half)),
+                let halves = local.halves.borrow();
+                match halves.get(slot) {
+                    Some(l) if l.id == self.id => Some(f(&mut l.half.borrow_mut())),
                     _ => None,
                 }
             })
@@ -207,63 +293,12 @@ impl ReadyQueue {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Queues `key` and wakes the parent if needed (see `Half::notified`).
-    pub(crate) fn push(&self, key: usize) {
-        if let Some(parent) = self.with_local(|half| half.push(key)) {
-            parent.into_iter().for_each(Waker::wake);
-        } else {
-            self.push_remote(key);
-        }
-    }
-
     /// `push` from another thread.
     fn push_remote(&self, key: usize) {
         let parent = {
             let mut remote = self.lock();
             self.remote_pending.store(true, Ordering::Release);
             remote.push(key)
-        };
-        if let Some(parent) = parent {
-            parent.wake();
-        }
-    }
-
-    /// Starts a poll of the group by the task whose waker is `waker` (on the
-    /// group's thread): wakes from now until [`end_poll`](Self::end_poll)
-    /// do not wake the parent. Appends the queued keys to `keys` (which may
-    /// hold keys left over from the last poll).
-    pub(crate) fn begin_poll(&self, waker: &Waker, keys: &mut Vec<usize>) {
-        self.with_local(|half| half.begin_poll(waker, keys));
-        // The remote half needs the parent too; this lock is once per poll
-        // of the group, not per child.
-        let mut remote = self.lock();
-        self.remote_pending.store(false, Ordering::Relaxed);
-        remote.begin_poll(waker, keys);
-    }
-
-    /// Appends the queued keys to `keys`.
-    pub(crate) fn take_into(&self, keys: &mut Vec<usize>) {
-        self.with_local(|half| append(keys, &mut half.keys));
-        if self.remote_pending.load(Ordering::Acquire) {
-            let mut remote = self.lock();
-            self.remote_pending.store(false, Ordering::Relaxed);
-            append(keys, &mut remote.keys);
-        }
-    }
-
-    /// Ends a poll of the group. If the group still has work (`more`, or
-    /// keys queued meanwhile), the parent is woken to poll it again;
-    /// otherwise the next wake wakes the parent.
-    pub(crate) fn end_poll(&self, more: bool) {
-        let local_more = self.with_local(|half| half.end_poll(more)) == Some(true);
-        let parent = {
-            let mut remote = self.lock();
-            let remote_more = remote.end_poll(more);
-            if local_more || remote_more {
-                remote.parent.clone()
-            } else {
-                None
-            }
         };
         if let Some(parent) = parent {
             parent.wake();

@@ -14,7 +14,7 @@ use std::task::{Context, Poll, Waker};
 use slab::Slab;
 
 use super::handle::{Task, TaskState};
-use super::ready_queue::{ChildWaker, ReadyQueue};
+use super::ready_queue::{ChildWaker, GroupQueue};
 use super::tree::Record;
 use super::try_finally::{self, Orphan, Sink};
 use crate::runtime;
@@ -111,7 +111,7 @@ struct Inner<'env, E> {
     /// (`None`) so that it can add siblings meanwhile.
     children: RefCell<Slab<Option<Child<'env, E>>>>,
     /// Which children (and the body) were woken.
-    queue: Arc<ReadyQueue>,
+    queue: GroupQueue,
     /// Wakers of finished children that nobody holds any more, for reuse.
     spare_wakers: RefCell<Vec<(Waker, Arc<ChildWaker>)>>,
     /// Cleanups of dropped `try_finally`s waiting to become children.
@@ -135,12 +135,6 @@ struct Inner<'env, E> {
     dropped_panic: RefCell<Option<Box<dyn Any + Send>>>,
     /// The group's record in the task tree, if the runtime keeps one.
     tree: Option<Rc<Record>>,
-}
-
-impl<E> Drop for Inner<'_, E> {
-    fn drop(&mut self) {
-        self.queue.close();
-    }
 }
 
 /// One child of a group.
@@ -254,7 +248,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
     {
         let group = TaskGroup::new();
         let body = Box::pin(body(&group));
-        let (body_waker, body_handle) = ChildWaker::new(BODY, &group.inner.queue);
+        let (body_waker, body_handle) = ChildWaker::new(BODY, group.inner.queue.shared());
         if let Some(tree) = &group.inner.tree {
             tree.set_child(BODY, "body", address(&body_handle));
         }
@@ -275,7 +269,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
         TaskGroup {
             inner: Rc::new(Inner {
                 children: RefCell::new(Slab::new()),
-                queue: ReadyQueue::new(),
+                queue: GroupQueue::new(),
                 spare_wakers: RefCell::new(Vec::new()),
                 orphans: Sink::default(),
                 failure: RefCell::new(None),
@@ -749,7 +743,7 @@ where
                         handle.reuse(key);
                         (waker, handle)
                     }
-                    None => ChildWaker::new(key, &inner.queue),
+                    None => ChildWaker::new(key, inner.queue.shared()),
                 });
         handle.clear();
         let _polling = inner.tree.as_ref().map(|tree| {
