@@ -7,7 +7,9 @@
 //!   thread sleeps in `epoll_wait`).
 //! - `clock.rs`: real or mock time.
 //! - `reactor.rs`: fd readiness (one entry per fd, found by fd number) and
-//!   timers (ordered by deadline).
+//!   the timers.
+//! - `timers.rs`: a hierarchical wheel (O(1) to arm and cancel) and an
+//!   ordered set for the current millisecond (exact deadlines and order).
 //! - `registration.rs`: RAII claims on the reactor (an fd wait, a timer).
 //! - `foreign.rs`: [`on_executor`], the same runtime driven by another
 //!   executor's polls, with a thread that waits in the reactor for it.
@@ -21,6 +23,7 @@ mod on_thread;
 pub(crate) mod reactor;
 pub(crate) mod registration;
 mod run;
+mod timers;
 
 pub use foreign::{OnExecutor, on_executor};
 pub use on_thread::{OnThread, on_thread};

@@ -1,10 +1,7 @@
-//! The reactor: one `mio::Poll` for fd readiness, an ordered map of
-//! deadlines for timers.
+//! The reactor: one `mio::Poll` for fd readiness, and the timers (a wheel
+//! and an ordered set, in `timers.rs`).
 
-use std::cell::Cell;
-use std::collections::BTreeMap;
 use std::io;
-use std::num::NonZeroU64;
 use std::os::fd::RawFd;
 use std::rc::Rc;
 use std::task::Waker;
@@ -14,6 +11,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Poll, Registry, Token};
 use slab::Slab;
 
+use super::timers::{TimerKey, Timers};
 use crate::Interest;
 use crate::fd::source::Source;
 
@@ -23,10 +21,10 @@ pub(crate) const WAKER_TOKEN: Token = Token(usize::MAX);
 /// Fd readiness and timers of one runtime.
 ///
 /// Both are indexed, never scanned: an fd event finds its entry by fd
-/// number (the token), a timer lives in a slab and its deadline in an
-/// ordered map. So the cost of one wake-up does not grow with the number of
-/// other idle fds and timers (a timer costs O(log n) to add, to fire and to
-/// cancel, O(1) to drop once fired).
+/// number (the token), a timer lives in a slab and in a wheel slot or an
+/// ordered set. So the cost of one wake-up does not grow with the number
+/// of other idle fds and timers (a timer costs O(1) to arm and cancel in
+/// the wheel, O(log n) in the small set of the current millisecond).
 pub(crate) struct Reactor {
     /// The epoll instance.
     poll: Poll,
@@ -37,14 +35,8 @@ pub(crate) struct Reactor {
     fds: Vec<Option<FdEntry>>,
     /// How many entries of `fds` are in use.
     live_fds: usize,
-    /// Live timers (pending or fired, until their `Timer` is dropped).
-    timers: Slab<TimerEntry>,
-    /// The slab keys of pending timers by (deadline, id); the id makes equal
-    /// deadlines distinct and keeps them in creation order. (A B-tree beat a
-    /// binary heap here: popping the earliest is a walk to the leftmost
-    /// leaf, while a heap's sift-down crosses the whole array, missing the
-    /// cache at 100k timers.)
-    deadlines: BTreeMap<(Instant, NonZeroU64), usize>,
+    /// The timers: a wheel and an ordered set (see `timers.rs`).
+    timers: Timers,
     /// Wakers collected by a turn, woken after the reactor is released (a
     /// waker may run code that needs the reactor again).
     pub(crate) to_wake: Vec<Waker>,
@@ -91,43 +83,6 @@ pub(crate) struct WaiterKey {
     index: usize,
 }
 
-/// One timer.
-struct TimerEntry {
-    /// Its id, unique on this thread (slab keys are reused).
-    id: NonZeroU64,
-    /// When it fires.
-    deadline: Instant,
-    /// Whom to wake when it fires; `None` once it fired.
-    waker: Option<Waker>,
-}
-
-/// Where a timer lives in the reactor.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TimerKey {
-    /// Its slab key.
-    index: usize,
-    /// Its id, to tell it from a later timer under the same slab key, and
-    /// from a timer of another runtime that ran on this thread before (ids
-    /// are unique per thread, so a `Timer` needs no runtime id, and
-    /// `Option<Timer>` is two words).
-    id: NonZeroU64,
-}
-
-thread_local! {
-    /// The last timer id handed out on this thread.
-    static LAST_TIMER: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A timer id, unique on this thread and increasing (so timers with equal
-/// deadlines fire in the order they were made).
-fn next_timer_id() -> NonZeroU64 {
-    LAST_TIMER.with(|last| {
-        let id = last.get() + 1;
-        last.set(id);
-        NonZeroU64::new(id).expect("timer ids start at 1")
-    })
-}
-
 impl Reactor {
     /// A reactor with its epoll instance and cross-thread waker.
     pub(crate) fn new() -> io::Result<(Reactor, mio::Waker)> {
@@ -138,8 +93,7 @@ impl Reactor {
             events: Events::with_capacity(1024),
             fds: Vec::new(),
             live_fds: 0,
-            timers: Slab::new(),
-            deadlines: BTreeMap::new(),
+            timers: Timers::new(Instant::now()),
             to_wake: Vec::new(),
         };
         Ok((reactor, waker))
@@ -253,7 +207,7 @@ impl Reactor {
     /// tree): timers with their deadlines, fds with their interest.
     pub(crate) fn waits(&self, now: Instant) -> std::collections::HashMap<usize, Vec<String>> {
         let mut waits: std::collections::HashMap<usize, Vec<String>> = Default::default();
-        for (_, timer) in &self.timers {
+        for timer in self.timers.iter() {
             if let Some(waker) = &timer.waker {
                 let wait = match timer.deadline.checked_duration_since(now) {
                     Some(left) => format!("a timer due in {left:?}"),
@@ -328,23 +282,12 @@ impl Reactor {
 
     /// Adds a timer that wakes `waker` at `deadline`.
     pub(crate) fn add_timer(&mut self, deadline: Instant, waker: &Waker) -> TimerKey {
-        let id = next_timer_id();
-        let index = self.timers.insert(TimerEntry {
-            id,
-            deadline,
-            waker: Some(waker.clone()),
-        });
-        self.deadlines.insert((deadline, id), index);
-        TimerKey { index, id }
-    }
-
-    fn timer(&mut self, key: TimerKey) -> Option<&mut TimerEntry> {
-        self.timers.get_mut(key.index).filter(|t| t.id == key.id)
+        self.timers.add(deadline, waker)
     }
 
     /// Sets the waker a pending timer wakes.
     pub(crate) fn set_timer_waker(&mut self, key: TimerKey, waker: &Waker) {
-        if let Some(old) = self.timer(key).and_then(|t| t.waker.as_mut()) {
+        if let Some(old) = self.timers.get_mut(key).and_then(|t| t.waker.as_mut()) {
             if !old.will_wake(waker) {
                 *old = waker.clone();
             }
@@ -354,45 +297,33 @@ impl Reactor {
     /// True once the timer fired (its deadline passed on the runtime's
     /// clock): a woken sleep knows it is done without reading the clock.
     pub(crate) fn timer_fired(&mut self, key: TimerKey) -> bool {
-        self.timer(key).is_none_or(|t| t.waker.is_none())
+        self.timers.get_mut(key).is_none_or(|t| t.waker.is_none())
     }
 
     /// Removes a timer (fired or not).
     pub(crate) fn remove_timer(&mut self, key: TimerKey) {
-        let Some(timer) = self.timer(key) else {
-            return;
-        };
-        if timer.waker.is_some() {
-            // Not fired yet: its deadline is still in the map.
-            let deadline = timer.deadline;
-            self.deadlines.remove(&(deadline, key.id));
-        }
-        self.timers.remove(key.index);
+        self.timers.remove(key);
     }
 
     /// How many timers are live, and how many of them are still pending.
     pub(crate) fn timer_counts(&self) -> (usize, usize) {
-        (self.timers.len(), self.deadlines.len())
+        self.timers.counts()
     }
 
-    /// The earliest pending deadline.
-    pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.first_key_value().map(|(k, _)| k.0)
+    /// When to wake up for the timers at the latest (see
+    /// `Timers::next_wakeup`).
+    pub(crate) fn next_wakeup(&self) -> Option<Instant> {
+        self.timers.next_wakeup()
+    }
+
+    /// The earliest pending deadline, exactly (for a mock clock's jump).
+    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+        self.timers.next_deadline()
     }
 
     /// Collects the wakers of timers due at `now` into `to_wake`.
     pub(crate) fn fire_timers(&mut self, now: Instant) {
-        // "Due" includes a deadline equal to now: a sleep of zero is due at
-        // once, and a mock clock that jumped to a deadline fires it.
-        while let Some(entry) = self.deadlines.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let index = entry.remove();
-            // The entry is there: a pending timer's deadline is in the map
-            // exactly as long as its slab entry has a waker.
-            self.to_wake.extend(self.timers[index].waker.take());
-        }
+        self.timers.fire(now, &mut self.to_wake);
     }
 
     /// Waits for fd events for at most `timeout` (`None`: no limit) and

@@ -6,7 +6,8 @@ use std::os::fd::RawFd;
 use std::task::Waker;
 use std::time::Instant;
 
-use super::reactor::{TimerKey, WaiterKey};
+use super::reactor::WaiterKey;
+use super::timers::TimerKey;
 use crate::Interest;
 use crate::runtime::{self, Runtime};
 

@@ -520,9 +520,10 @@ impl Runtime {
         self.fire_timers();
     }
 
-    /// The earliest pending deadline.
+    /// When the timers need the runtime next, at the latest (a time at or
+    /// before the earliest deadline).
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        self.reactor.borrow().next_deadline()
+        self.reactor.borrow().next_wakeup()
     }
 
     /// The thread that waits in the reactor for this runtime while another
@@ -548,7 +549,7 @@ impl Runtime {
         let timeout = self
             .reactor
             .borrow()
-            .next_deadline()
+            .next_wakeup()
             .map(|deadline| deadline.saturating_duration_since(Instant::now()));
         self.turn(timeout);
         self.fire_timers();
@@ -579,7 +580,7 @@ impl Runtime {
                 return;
             }
         }
-        let next = self.reactor.borrow().next_deadline();
+        let next = self.reactor.borrow_mut().next_deadline();
         match next {
             Some(deadline) => {
                 self.clock.advance_to(deadline);
