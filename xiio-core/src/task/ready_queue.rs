@@ -106,6 +106,7 @@ impl Half {
     /// Queues `key`; returns the parent to wake, if it must be woken. The
     /// caller wakes it after releasing the half (the parent's own queue may
     /// be another half on this thread).
+    #[inline]
     fn push(&mut self, key: usize) -> Option<Waker> {
         self.keys.push(key);
         if self.notified {
@@ -136,6 +137,7 @@ impl Half {
 
 /// Moves all of `from` to the end of `to`. Usually `to` is empty and a swap
 /// does it, with no copy (both keep their buffers for reuse).
+#[inline]
 fn append(to: &mut Vec<usize>, from: &mut Vec<usize>) {
     if to.is_empty() {
         std::mem::swap(to, from);

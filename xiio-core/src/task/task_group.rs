@@ -132,7 +132,7 @@ struct Inner<'env, E> {
     cancel_polled: Cell<bool>,
     /// A panic in the `Drop` of a child that `cancel` dropped, for the
     /// group to fail with.
-    dropped_panic: RefCell<Option<Box<dyn Any + Send>>>,
+    dropped_panic: Cell<Option<Box<dyn Any + Send>>>,
     /// The group's record in the task tree, if the runtime keeps one.
     tree: Option<Rc<Record>>,
 }
@@ -277,7 +277,7 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
                 finished: Cell::new(false),
                 foreground: Cell::new(0),
                 cancel_polled: Cell::new(false),
-                dropped_panic: RefCell::new(None),
+                dropped_panic: Cell::new(None),
                 tree: Record::new(),
             }),
         }
@@ -414,7 +414,8 @@ impl<'env, E: 'env> TaskGroup<'env, E> {
         let _sink = try_finally::collect_into(&self.inner.orphans);
         if let Some(payload) = drop_each(cancelled) {
             // The group fails with it at its next poll.
-            self.inner.dropped_panic.borrow_mut().get_or_insert(payload);
+            let first = self.inner.dropped_panic.take().unwrap_or(payload);
+            self.inner.dropped_panic.set(Some(first));
         }
         // Wake whoever polls the group: it adopts the cleanups and may be
         // done.
@@ -654,7 +655,7 @@ where
             } else {
                 this.poll_child(key);
             }
-            let dropped_panic = inner.dropped_panic.borrow_mut().take();
+            let dropped_panic = inner.dropped_panic.take();
             if let Some(payload) = dropped_panic {
                 this.fail(Failure::Panic(payload));
             }
