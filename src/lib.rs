@@ -90,11 +90,15 @@
 //!
 //! **A timer** ([`sleep`], [`sleep_until`]): a [`Sleep`] is 32 bytes and
 //! allocates nothing; at its first poll it takes a slot in the reactor's
-//! slab (slots are reused) and puts `(deadline, id)` in a B-tree: O(log n)
-//! to arm, to cancel and to fire, with no allocation of its own. Ids are
-//! unique per thread and increasing, so equal deadlines fire in creation
-//! order, on the mock clock too. A fired timer is known as fired from its
-//! slot, without reading the clock. [`timeout`] is a timer beside the
+//! slab (slots are reused) and a place in a hierarchical timing wheel (six
+//! levels of 64 slots, 1 ms to about two years): O(1) to arm and to
+//! cancel, so the deadline of a timeout whose work finished in time costs
+//! a push and a swap-remove. When the wheel reaches a slot, its timers move
+//! down a level, and those of the current millisecond into a small B-tree
+//! by `(deadline, id)` from which they fire: exactly at their deadline, not
+//! their millisecond, and equal deadlines in creation order (ids increase
+//! per thread), on the mock clock too. A fired timer is known as fired from
+//! its slot, without reading the clock. [`timeout`] is a timer beside the
 //! wrapped future (boxed once, so a [`Timeout`] is small and `Unpin`), not
 //! a task group; only a deadline that passes while `try_finally` cleanups
 //! are pending needs more (a place to collect them, made then).
