@@ -517,6 +517,10 @@ impl<T> Drop for Reporter<T> {
 /// `fut` once more, so the child's future held `fut` three times (rustc
 /// keeps every one of those slots). The block holds it twice: the
 /// captured value and the pinned local it is moved into at the first poll.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps one more copy of `fut`"
+)]
 fn run_child<F, E>(
     fut: F,
     reporter: Reporter<<F::Output as TaskOutput<E>>::Ok>,
