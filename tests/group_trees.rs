@@ -23,7 +23,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::time::Duration;
 
-use util::Log;
+use util::{Log, Rng};
 
 /// One node of a tree.
 #[derive(Clone, Debug)]
@@ -243,18 +243,6 @@ fn run_real(tree: &Node, seed: Option<u64>) -> (Outcome, u64, Log) {
 // ---------------------------------------------------------------------------
 // Random trees.
 // ---------------------------------------------------------------------------
-
-/// xorshift64*: the trees of a seed are the same on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
 
 /// Hands out distinct powers of two, so that no two sums of durations on
 /// different paths are equal.

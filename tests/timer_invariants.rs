@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use util::{ms, run_mock};
+use util::{Rng, ms, run_mock};
 
 /// A waker that writes its number into a shared log when woken.
 struct Recorder {
@@ -51,18 +51,6 @@ async fn arm(sleep: &mut xiio::Sleep) {
         Poll::Ready(())
     })
     .await;
-}
-
-/// A small fixed-seed PRNG (xorshift64*), so runs are reproducible.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-    }
 }
 
 #[test]

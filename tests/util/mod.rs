@@ -19,6 +19,20 @@ use std::time::Duration;
 
 use rustix::fs::{OFlags, fcntl_getfl};
 
+/// A small fixed-seed PRNG (xorshift64*), so that random tests are the
+/// same on every run.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
+    }
+}
+
 /// `n` milliseconds.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
