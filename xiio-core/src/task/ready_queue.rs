@@ -6,8 +6,9 @@
 //!
 //! - a local half, in a thread-local slab on the group's thread (a group is
 //!   `!Send`, so it never leaves the thread that made it): a wake on that
-//!   thread is a few plain loads and stores, without atomic
-//!   read-modify-writes or locks;
+//!   thread is one thread-local lookup and a few plain loads and stores,
+//!   without atomic read-modify-writes or locks. The group itself holds the
+//!   same half (`GroupQueue`) and reaches it without the lookup;
 //! - a remote half behind a mutex, for wakes from other threads.
 //!
 //! The group drains both; a flag tells it when the remote half has keys, so
