@@ -418,6 +418,28 @@ fn select_of_three_types_runs_the_winners_arm_after_the_losers_cleanups() {
 }
 
 #[test]
+fn select_arm_bindings_have_their_types_inside_the_arm() {
+    // A method call on the binding, and `?` followed by one, need the
+    // binding's type while the arm is checked (with the futures boxed by an
+    // `as` cast they had none yet: "type annotations needed").
+    fn run() -> std::io::Result<String> {
+        run_mock(async {
+            let reply = async { Ok::<_, std::io::Error>("pong") };
+            let text = xiio::select! {
+                line = reply => line?.to_uppercase(),
+                () = xiio::sleep(ms(10)) => String::from("timed out"),
+            };
+            let length = xiio::select! {
+                text = async { String::from("four") } => text.len(),
+                () = xiio::sleep(ms(10)) => 0,
+            };
+            Ok(format!("{text} {length}"))
+        })
+    }
+    assert_eq!(run().unwrap(), "PONG 4");
+}
+
+#[test]
 fn select_arms_may_use_question_mark_and_return() {
     fn run() -> Result<u32, String> {
         run_mock(async {

@@ -200,11 +200,17 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// The equivalent code without the macro:
 ///
-/// ```ignore
+/// ```
+/// # use std::io;
+/// # xiio::run(async {
 /// let (length, total) = xiio::TaskGroup::scope(async |tg| -> io::Result<_> {
-///     // ... the same body ...
+///     let length = tg.add_task(async { Ok(5) }); // ... the same body ...
+///     Ok((length, 42))
 /// })
 /// .await?;
+/// # assert_eq!((length.take(), total), (Some(5), 42));
+/// # Ok::<_, io::Error>(())
+/// # }).unwrap();
 /// ```
 ///
 /// # Errors
@@ -227,11 +233,16 @@ pub fn task_group(input: TokenStream) -> TokenStream {
 ///
 /// # Examples
 ///
-/// ```ignore
+/// ```
+/// # use std::io;
+/// # xiio::run(async {
 /// let (n, text) = xiio::join!(
 ///     async { Ok::<_, io::Error>(1) },
 ///     async { Ok(String::from("two")) },
 /// )?;
+/// assert_eq!((n, text.as_str()), (1, "two"));
+/// # Ok::<_, io::Error>(())
+/// # }).unwrap();
 /// ```
 ///
 /// # Errors
@@ -255,11 +266,21 @@ pub fn join(input: TokenStream) -> TokenStream {
 ///
 /// # Examples
 ///
-/// ```ignore
-/// let message = xiio::select! {
-///     line = read_line(&stream) => format!("got {}", line?),
-///     () = xiio::sleep(Duration::from_secs(5)) => "timed out".to_string(),
-/// };
+/// ```
+/// # use std::{io, time::Duration};
+/// let result: io::Result<()> = xiio::Builder::new().mock_clock(true).run(async {
+///     let reply = async {
+///         xiio::sleep(Duration::from_secs(10)).await; // a slow peer
+///         Ok::<_, io::Error>("pong")
+///     };
+///     let message = xiio::select! {
+///         line = reply => format!("got {}", line?),
+///         () = xiio::sleep(Duration::from_secs(5)) => "timed out".to_string(),
+///     };
+///     assert_eq!(message, "timed out");
+///     Ok(())
+/// });
+/// result.unwrap();
 /// ```
 ///
 /// # Errors

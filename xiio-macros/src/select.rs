@@ -7,8 +7,9 @@
 //!   =>
 //! {
 //!     enum Branch<A, B> { A(A), B(B) }
-//!     match race([Box::pin(async { Branch::A(fa.await) }) as Pin<Box<dyn Future<..>>>,
-//!                 Box::pin(async { Branch::B(fb.await) })]).await {
+//!     fn boxed<T>(f: impl Future<Output = T>) -> Pin<Box<dyn Future<Output = T>>>
+//!     match race([boxed(async { Branch::A(fa.await) }),
+//!                 boxed(async { Branch::B(fb.await) })]).await {
 //!         Branch::A(a) => ea,
 //!         Branch::B(b) => eb,
 //!     }
@@ -86,10 +87,7 @@ pub(crate) fn select(input: TokenStream) -> TokenStream {
     let params: Vec<_> = (0..arms.len()).map(|i| format_ident!("T{}", i)).collect();
     let runners = arms.iter().zip(&variants).map(|(arm, variant)| {
         let fut = &arm.fut;
-        quote! {
-            ::std::boxed::Box::pin(async { __XiioArm::#variant(#fut.await) })
-                as ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = _> + '_>>
-        }
+        quote! { __xiio_arm(async { __XiioArm::#variant(#fut.await) }) }
     });
     let matches = arms.iter().zip(&variants).map(|(arm, variant)| {
         let (pat, body) = (&arm.pat, &arm.body);
@@ -98,6 +96,14 @@ pub(crate) fn select(input: TokenStream) -> TokenStream {
     quote! {
         {
             enum __XiioArm<#(#params,)*> { #(#variants(#params),)* }
+            // Boxed by a function call, not an `as` cast: casts are checked
+            // last, so with a cast the arms' bindings had no type yet when
+            // the arms were checked (`x?`, `x.method()` failed to infer).
+            fn __xiio_arm<'a, T>(
+                fut: impl ::core::future::Future<Output = T> + 'a,
+            ) -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = T> + 'a>> {
+                ::std::boxed::Box::pin(fut)
+            }
             match ::xiio::race([#(#runners,)*]).await {
                 #(#matches)*
             }
