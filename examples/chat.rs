@@ -33,8 +33,8 @@ use std::time::Duration;
 use async_channel::Sender;
 use futures::io::BufReader;
 use futures::{AsyncBufReadExt, StreamExt};
-use xiio::Promise;
 use xiio::net::{TcpListener, TcpStream};
+use xiio::sync::Promise;
 
 /// How many lines may wait for a client before the server gives up on it.
 const QUEUE: usize = 100;
@@ -217,7 +217,7 @@ async fn self_test_clients(addr: SocketAddr) -> io::Result<()> {
     let names = ["alice", "bob", "carol"];
     // Everybody joins before anybody talks, so everybody hears everything.
     let all_in = Barrier::new(names.len());
-    xiio::gather(names.map(|name| client(addr, name, &names, &all_in))).await?;
+    xiio::task::gather(names.map(|name| client(addr, name, &names, &all_in))).await?;
     println!("self-test: passed");
     Ok(())
 }
@@ -298,6 +298,6 @@ impl Barrier {
         if self.missing.get() == 0 {
             let _ = self.open.set(());
         }
-        (&self.open).await
+        self.open.wait().await
     }
 }

@@ -30,9 +30,10 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::AsyncReadExt;
+use xiio::TaskGroup;
 use xiio::net::{TcpListener, TcpStream};
 use xiio::signal::{self, SIGINT, SIGTERM};
-use xiio::{Promise, TaskGroup};
+use xiio::sync::Promise;
 
 /// What a cancelled connection's client reads before the server closes it.
 const GOODBYE: &str = "server shutting down, bye\n";
@@ -48,7 +49,7 @@ async fn main() -> io::Result<()> {
     };
 
     // Subscribed before anything else, so no Ctrl-C is missed.
-    let mut signals = xiio::subscribe_signals(&[SIGINT, SIGTERM])?;
+    let mut signals = xiio::signal::subscribe_signals(&[SIGINT, SIGTERM])?;
     let listener = TcpListener::bind(addr)?;
     let addr = listener.local_addr()?;
     println!("listening on {addr} (pid {})", std::process::id());
@@ -90,8 +91,8 @@ async fn main() -> io::Result<()> {
 /// connections, with no list of them to keep.
 async fn serve(listener: TcpListener, stop: &Promise<()>) -> io::Result<()> {
     xiio::task_group!(|tg| {
-        let accepting = tg.add_task(accept_loop(listener, tg.clone()));
-        stop.await;
+        let accepting = tg.add_task(accept_loop(listener, tg));
+        stop.wait().await;
         // Cancelling the accept loop drops the listener, which it owns:
         // new clients are refused instead of waiting in the kernel's queue.
         accepting.cancel();
@@ -102,7 +103,7 @@ async fn serve(listener: TcpListener, stop: &Promise<()>) -> io::Result<()> {
 }
 
 /// Accepts connections and adds each one to the group `tg`.
-async fn accept_loop(listener: TcpListener, tg: TaskGroup<'_, io::Error>) -> io::Result<()> {
+async fn accept_loop(listener: TcpListener, tg: &TaskGroup<'_, '_, io::Error>) -> io::Result<()> {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
@@ -146,7 +147,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr) -> io::Result<()> {
             println!("closing {peer}");
         }
     };
-    xiio::try_finally(
+    xiio::task::try_finally(
         async {
             echo(&stream).await?;
             client_closed.set(true);
@@ -197,8 +198,10 @@ async fn self_test_clients(addr: SocketAddr, stop: &Promise<()>) -> io::Result<(
 
     println!("self-test: sending SIGINT");
     let kill = format!("kill -INT {}", std::process::id());
-    xiio::check_status(xiio::run_process(Command::new("sh").args(["-c", &kill])).await?)?;
-    stop.await;
+    xiio::process::check_status(
+        xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?,
+    )?;
+    stop.wait().await;
     // The server's group cancels its accept loop at its next turn.
     xiio::sleep(Duration::from_millis(20)).await;
     let refused = TcpStream::connect(addr).await.map_err(|e| e.kind());

@@ -17,7 +17,7 @@ async fn read_line(pending: &mut Vec<u8>) -> io::Result<Option<String>> {
             return Ok(Some(String::from_utf8_lossy(&line).trim().to_string()));
         }
         let mut buf = [0; 1024];
-        match xiio::read(io::stdin(), &mut buf).await? {
+        match xiio::io::read(io::stdin(), &mut buf).await? {
             0 if pending.is_empty() => return Ok(None),
             0 => {
                 return Ok(Some(
@@ -47,7 +47,7 @@ async fn main() -> io::Result<()> {
         println!("And your friend's?");
         let second = read_line(&mut pending).await?.unwrap_or_default();
         // The shorter name is greeted first, although it was read second.
-        xiio::gather([greet(&first), greet(&second)]).await?;
+        xiio::task::gather([greet(&first), greet(&second)]).await?;
         Ok(())
     })
     .await?

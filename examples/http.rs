@@ -32,10 +32,11 @@ use futures::future::{Either, select};
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
+use xiio::TaskGroup;
 use xiio::compat::{HyperExecutor, HyperIo, HyperTimer};
 use xiio::net::{TcpListener, TcpStream};
 use xiio::signal::{self, SIGINT, SIGTERM};
-use xiio::{Promise, TaskGroup};
+use xiio::sync::Promise;
 
 /// The first bytes of an HTTP/2 connection (RFC 9113 §3.4).
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -44,7 +45,7 @@ const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 async fn main() -> io::Result<()> {
     let self_test = std::env::args().nth(1).as_deref() == Some("--self-test");
     // Subscribed first, so that no Ctrl-C is missed.
-    let mut signals = xiio::subscribe_signals(&[SIGINT, SIGTERM])?;
+    let mut signals = xiio::signal::subscribe_signals(&[SIGINT, SIGTERM])?;
     let listener = TcpListener::bind(if self_test {
         "127.0.0.1:0"
     } else {
@@ -56,7 +57,7 @@ async fn main() -> io::Result<()> {
     // Set when the server stops accepting and its connections wind down.
     let stop = Promise::new();
     xiio::task_group!(|tg| {
-        tg.add_task(accept_loop(&listener, &stop, tg.clone()));
+        tg.add_task(accept_loop(&listener, &stop, tg));
         if self_test {
             tg.add_task(requests_to_self(addr));
         }
@@ -74,10 +75,10 @@ async fn main() -> io::Result<()> {
 }
 
 /// Accepts connections until `stop` is set; each is a child of `tg`.
-async fn accept_loop<'a>(
-    listener: &'a TcpListener,
-    stop: &'a Promise<()>,
-    tg: TaskGroup<'a, io::Error>,
+async fn accept_loop<'s, 'e>(
+    listener: &'e TcpListener,
+    stop: &'e Promise<()>,
+    tg: &'s TaskGroup<'s, 'e, io::Error>,
 ) -> io::Result<()> {
     loop {
         let accepted = match select(pin!(listener.accept()), pin!(stop.wait())).await {
@@ -93,7 +94,7 @@ async fn accept_loop<'a>(
                 continue;
             }
         };
-        let executor = HyperExecutor::new(&tg);
+        let executor = HyperExecutor::new(tg);
         tg.add_task(async move {
             // A failed connection (a client that reset it) is logged, not
             // returned: an error would cancel every other connection.
@@ -108,7 +109,7 @@ async fn accept_loop<'a>(
 async fn serve(
     stream: TcpStream,
     stop: &Promise<()>,
-    executor: HyperExecutor<'_, io::Error>,
+    executor: HyperExecutor<'_, '_, io::Error>,
 ) -> io::Result<()> {
     let service = hyper::service::service_fn(handle);
     if is_http2(&stream).await? {
@@ -221,7 +222,7 @@ async fn requests_to_self(addr: SocketAddr) -> io::Result<()> {
         Ok::<_, io::Error>(())
     })?;
     let kill = format!("kill -INT {}", std::process::id());
-    xiio::run_process(Command::new("sh").args(["-c", &kill])).await?;
+    xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?;
     Ok(())
 }
 

@@ -13,14 +13,14 @@ use std::time::{Duration, Instant};
 /// Runs `sh -c script` with stdout and stderr captured; a non-zero exit
 /// status is an error.
 async fn sh(script: &str) -> io::Result<String> {
-    let output = xiio::run_process(
+    let output = xiio::process::run_process(
         Command::new("sh")
             .args(["-c", script])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped()),
     )
     .await?;
-    let output = xiio::check_status(output)?;
+    let output = xiio::process::check_status(output)?;
     Ok(String::from_utf8_lossy(&output.stdout)
         .trim_end()
         .to_string())
@@ -36,7 +36,8 @@ async fn main() -> io::Result<()> {
         "ls / | wc -l | xargs echo 'entries in /:'",
     ];
     // All four run at once: this takes about 300 ms, not 500.
-    let outputs = xiio::timeout(Duration::from_secs(5), xiio::gather(scripts.map(sh))).await??;
+    let outputs =
+        xiio::timeout(Duration::from_secs(5), xiio::task::gather(scripts.map(sh))).await??;
     for (script, output) in scripts.iter().zip(&outputs) {
         println!("{script:45} -> {output}");
     }
@@ -58,12 +59,15 @@ async fn main() -> io::Result<()> {
         });
         let home = tg.add_task(async {
             let home = std::env::var("HOME").unwrap_or_else(|_| "/".into());
-            xiio::in_thread(move || std::fs::read_dir(home).map(|entries| entries.count())).await
+            xiio::thread::run_blocking(move || {
+                std::fs::read_dir(home).map(|entries| entries.count())
+            })
+            .await
         });
         Ok((slow, home))
     })?;
     match slow.take() {
-        Some(Err(xiio::TimeoutError)) => {
+        Some(Err(xiio::time::TimeoutError)) => {
             println!("`sleep 30` cancelled after {:?}", start.elapsed())
         }
         other => unreachable!("the timeout fires first: {other:?}"),

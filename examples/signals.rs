@@ -20,7 +20,7 @@ use xiio::signal::{self, SIGINT, SIGTERM};
 /// Works in rounds until cancelled; then saves its state, which takes a
 /// moment.
 async fn worker(id: u32) {
-    xiio::try_finally(
+    xiio::task::try_finally(
         async move {
             for round in 1.. {
                 xiio::sleep(Duration::from_millis(400 + 150 * u64::from(id))).await;
@@ -41,14 +41,16 @@ async fn interrupt_after(delay: Duration) -> io::Result<()> {
     xiio::sleep(delay).await;
     println!("(sending ourselves SIGINT)");
     let kill = format!("kill -INT {}", std::process::id());
-    xiio::check_status(xiio::run_process(Command::new("sh").args(["-c", &kill])).await?)?;
+    xiio::process::check_status(
+        xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?,
+    )?;
     Ok(())
 }
 
 #[xiio::main]
 async fn main() -> io::Result<()> {
     // Subscribed before the workers start, so no Ctrl-C is missed.
-    let mut signals = xiio::subscribe_signals(&[SIGINT, SIGTERM])?;
+    let mut signals = xiio::signal::subscribe_signals(&[SIGINT, SIGTERM])?;
     println!(
         "pid {}: three workers running; Ctrl-C (or `kill {0}`) stops them",
         std::process::id()

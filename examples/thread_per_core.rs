@@ -18,9 +18,8 @@
 //! ```
 
 use std::cell::{Cell, RefCell};
-use std::io;
 use std::net::SocketAddr;
-use std::thread;
+use std::{io, thread};
 
 use async_channel::Receiver;
 use futures::AsyncReadExt;
@@ -120,7 +119,7 @@ async fn server(
     let reply = format!("core {core}\n");
     let accepted = Cell::new(0);
     xiio::task_group!(|tg| {
-        let accepting = tg.add_task(accept_loop(&listener, &accepted, &reply, tg.clone()));
+        let accepting = tg.add_task(accept_loop(&listener, &accepted, &reply, tg));
         // `Err(Closed)` once the sender is gone: that is the signal.
         let _ = stopped.recv().await;
         accepting.cancel(); // the group then waits for open connections
@@ -131,11 +130,11 @@ async fn server(
 
 /// Accepts connections, counting them, and answers each one with `reply`
 /// in a child of `connections`.
-async fn accept_loop<'a>(
+async fn accept_loop<'s, 'e>(
     listener: &TcpListener,
     accepted: &Cell<usize>,
-    reply: &'a str,
-    connections: TaskGroup<'a, io::Error>,
+    reply: &'e str,
+    connections: &'s TaskGroup<'s, 'e, io::Error>,
 ) -> io::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
@@ -155,7 +154,7 @@ async fn accept_loop<'a>(
 async fn load(addr: SocketAddr, n: usize, cores: usize) -> io::Result<Vec<usize>> {
     let left = &Cell::new(n);
     let seen = &RefCell::new(vec![0; cores]);
-    xiio::gather((0..IN_FLIGHT).map(|_| async move {
+    xiio::task::gather((0..IN_FLIGHT).map(|_| async move {
         while left.get() > 0 {
             left.set(left.get() - 1);
             let stream = TcpStream::connect(addr).await?;

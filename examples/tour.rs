@@ -9,7 +9,9 @@ use std::io;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use xiio::{Condition, Promise, TaskGroup};
+use xiio::TaskGroup;
+use xiio::io::Condition;
+use xiio::sync::Promise;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -17,17 +19,20 @@ fn ms(n: u64) -> Duration {
 
 /// Prints a line prefixed with the time since `start`, rounded to 10 ms.
 fn say(start: Instant, what: impl std::fmt::Display) {
-    let elapsed = (xiio::now() - start).as_millis() / 10 * 10;
+    let elapsed = (xiio::time::now() - start).as_millis() / 10 * 10;
     println!("[{elapsed:>4} ms] {what}");
 }
 
 #[xiio::main]
 async fn main() -> io::Result<()> {
-    let start = xiio::now();
+    let start = xiio::time::now();
 
     println!("\n1. A Condition waits until fds are ready or a deadline passes.");
     let (reader, writer) = io::pipe()?;
-    let fired = Condition::new().readable(&reader).timeout(ms(50)).await?;
+    let fired = Condition::new()
+        .readable(&reader)
+        .deadline_after(ms(50))
+        .await?;
     say(
         start,
         format!(
@@ -35,14 +40,17 @@ async fn main() -> io::Result<()> {
             fired.deadline_passed()
         ),
     );
-    xiio::write_all(&writer, b"ping").await?;
-    let fired = Condition::new().readable(&reader).timeout(ms(50)).await?;
+    xiio::io::write_all(&writer, b"ping").await?;
+    let fired = Condition::new()
+        .readable(&reader)
+        .deadline_after(ms(50))
+        .await?;
     say(
         start,
         format!("after a write: readable = {}", fired.is_readable(&reader)),
     );
     let mut buf = [0; 16];
-    let n = xiio::read(&reader, &mut buf).await?;
+    let n = xiio::io::read(&reader, &mut buf).await?;
     say(
         start,
         format!("read {:?}", String::from_utf8_lossy(&buf[..n])),
@@ -50,7 +58,7 @@ async fn main() -> io::Result<()> {
 
     println!("\n2. A task group runs children concurrently; they may borrow locals.");
     let log = RefCell::new(Vec::new());
-    let group_start = xiio::now();
+    let group_start = xiio::time::now();
     xiio::task_group!(|tg| {
         for (name, delay) in [("slow", 100), ("fast", 50)] {
             let log = &log;
@@ -66,7 +74,7 @@ async fn main() -> io::Result<()> {
         format!(
             "finished in order {:?}, together in {} ms, not 150",
             log.borrow(),
-            (xiio::now() - group_start).as_millis() / 10 * 10
+            (xiio::time::now() - group_start).as_millis() / 10 * 10
         ),
     );
 
@@ -78,13 +86,13 @@ async fn main() -> io::Result<()> {
             xiio::sleep(ms(30)).await;
             let _ = setter.set("the answer is 42");
         });
-        say(start, format!("waiter got {:?}", (&promise).await));
+        say(start, format!("waiter got {:?}", promise.wait().await));
         Ok::<_, io::Error>(())
     })?;
 
     println!("\n4. The first error cancels the others; their cleanups still run.");
     let result: Result<(), String> = TaskGroup::scope(async |tg| {
-        tg.add_task(xiio::try_finally(
+        tg.add_task(xiio::task::try_finally(
             async {
                 xiio::sleep(Duration::from_secs(10)).await;
                 say(start, "never printed: this child is cancelled");
@@ -108,7 +116,7 @@ async fn main() -> io::Result<()> {
     );
 
     println!("\n5. gather keeps the input order; timeout cancels by deadline.");
-    let values = xiio::gather([60, 20, 40].map(|delay| async move {
+    let values = xiio::task::gather([60, 20, 40].map(|delay| async move {
         xiio::sleep(ms(delay)).await;
         Ok::<_, io::Error>(delay)
     }))
@@ -122,15 +130,15 @@ async fn main() -> io::Result<()> {
     let fast = xiio::timeout(ms(30), async { "in time" }).await;
     say(start, format!("timeout of a quick future: {fast:?}"));
 
-    println!("\n6. join! and select! for futures of different types; race and cancel.");
-    let (n, text) = xiio::join!(
+    println!("\n6. try_join! and select! for futures of different types; race and cancel.");
+    let (n, text) = xiio::try_join!(
         async {
             xiio::sleep(ms(20)).await;
             Ok::<_, io::Error>(1)
         },
         async { Ok(String::from("two")) },
     )?;
-    say(start, format!("join!: ({n}, {text:?})"));
+    say(start, format!("try_join!: ({n}, {text:?})"));
     let winner = xiio::select! {
         line = async {
             xiio::sleep(ms(30)).await;
@@ -162,7 +170,7 @@ async fn main() -> io::Result<()> {
         xiio::sleep(ms(10)).await;
         Ok::<_, io::Error>(i * i)
     });
-    let squares = xiio::gather_limit(jobs, 2).await?;
+    let squares = xiio::task::gather_limit(jobs, 2).await?;
     say(start, format!("gather_limit, 2 at a time: {squares:?}"));
 
     println!(
@@ -178,7 +186,7 @@ async fn main() -> io::Result<()> {
     println!("\n8. Blocking calls run in threads, processes on a pidfd; both are awaited.");
     let (sum, output) = xiio::task_group!(|tg| {
         let sum = tg.add_task(async {
-            Ok(xiio::in_thread(|| {
+            Ok(xiio::thread::run_blocking(|| {
                 std::thread::sleep(ms(50)); // a blocking call
                 (1..=1000u64).sum::<u64>()
             })
@@ -187,7 +195,7 @@ async fn main() -> io::Result<()> {
         let mut echo = Command::new("sh");
         echo.args(["-c", "sleep 0.05; echo hello from a child process"])
             .stdout(Stdio::piped());
-        let output = xiio::run_process(&mut echo).await?;
+        let output = xiio::process::run_process(&mut echo).await?;
         Ok::<_, io::Error>((sum, output))
     })?;
     say(
@@ -198,7 +206,11 @@ async fn main() -> io::Result<()> {
             String::from_utf8_lossy(&output.stdout).trim()
         ),
     );
-    let stuck = xiio::timeout(ms(50), xiio::run_process(Command::new("sleep").arg("10"))).await;
+    let stuck = xiio::timeout(
+        ms(50),
+        xiio::process::run_process(Command::new("sleep").arg("10")),
+    )
+    .await;
     say(
         start,
         format!("a 10 s child under a 50 ms timeout: {stuck:?} (killed and reaped)"),

@@ -1,22 +1,33 @@
 //! xiio: a really simple single-threaded async runtime with structured
 //! concurrency built in.
 //!
-//! - [`run`] drives any `std::future::Future` on the current thread;
-//!   [`#[xiio::main]`](main) and [`#[xiio::test]`](test) wrap it, and
-//!   [`Builder::mock_clock`] runs it on a clock that jumps, for exact timing
-//!   tests.
-//! - Leaf futures wait on a [`Condition`]: fds ready ([`read()`], [`write()`],
-//!   [`write_all`]) or a deadline ([`sleep`], [`sleep_until`], [`now`]).
-//! - Concurrency is always scoped: a [`TaskGroup`] (written
-//!   [`task_group!`]) owns its children, cancels them all on the first
-//!   error, and waits for their [`try_finally`] cleanups. [`gather`] and
-//!   [`timeout`] are built on it.
-//! - [`net`] has TCP, UDP and Unix sockets (happy-eyeballs connect
-//!   included), and [`Async`] wraps any other fd you own: non-blocking
-//!   once, registered with the reactor once.
-//! - [`Promise`] hands a value from one task to any number of others.
-//! - [`compat`] connects xiio with `futures-core`, `futures-io` and other
-//!   executors.
+//! At the root is what nearly every program uses:
+//!
+//! - [`run`] drives any `std::future::Future` on the current thread
+//!   ([`Builder`] configures it: a mock clock for exact timing tests, a
+//!   seeded scheduling order); [`#[xiio::main]`](main) and
+//!   [`#[xiio::test]`](test) wrap it.
+//! - Concurrency is always scoped: a [`TaskGroup`] (made by
+//!   [`task_group!`] or [`TaskGroup::scope`]) owns its children, each with
+//!   a [`Task`] handle, cancels them all on the first error, and waits for
+//!   their cleanups; [`try_join!`] and [`select!`] are small groups.
+//! - [`sleep`] waits; [`timeout`] cancels a future by deadline.
+//!
+//! The rest lives in modules named after what they hold:
+//!
+//! | module | what is in it |
+//! | --- | --- |
+//! | [`task`] | tools built on groups: [`gather`](task::gather), [`race`](task::race), [`TaskSet`](task::TaskSet), [`try_finally`](task::try_finally), [`yield_now`](task::yield_now) |
+//! | [`time`] | the clock ([`now`](time::now)), [`sleep_until`](time::sleep_until), [`interval`](time::interval), [`timeout_at`](time::timeout_at) |
+//! | [`io`] | [`Async`](io::Async) for an fd you own; [`read`](io::read), [`write`](io::write) on fds you do not; [`Condition`](io::Condition) |
+//! | [`net`] | TCP, UDP and Unix sockets |
+//! | [`sync`] | [`Promise`](sync::Promise), and where channels and locks come from |
+//! | [`process`] | [`run_process`](process::run_process) |
+//! | [`signal`] | [`subscribe_signals`](signal::subscribe_signals), [`ctrl_c`](signal::ctrl_c) |
+//! | [`thread`] | blocking work: [`run_blocking`](thread::run_blocking), [`ThreadPool`](thread::ThreadPool) |
+//! | [`testing`] | the task tree of a hang, what is registered |
+//! | [`compat`] | futures-io and futures-core, other executors, hyper, tokio |
+//! | [`guide`] | how the runtime works, in doc tests: one child's life |
 //!
 //! # Examples
 //!
@@ -25,7 +36,7 @@
 //!
 //! #[xiio::main(mock_clock)]
 //! async fn main() -> Result<(), String> {
-//!     let start = xiio::now();
+//!     let start = xiio::time::now();
 //!     let name = String::from("xiio");
 //!     let (len, slow) = xiio::task_group!(|tg| {
 //!         // Children may borrow locals such as `name`.
@@ -44,7 +55,7 @@
 //!     assert_eq!(len.take(), Some(4));
 //!     assert_eq!(slow.take(), Some(None));
 //!     // The two children ran concurrently, on the mock clock.
-//!     assert_eq!(xiio::now() - start, Duration::from_millis(100));
+//!     assert_eq!(xiio::time::now() - start, Duration::from_millis(100));
 //!     Ok(())
 //! }
 //! ```
@@ -57,7 +68,7 @@
 //!   runs it on the mock clock.
 //! - [`task_group!`]`(|tg| { ... })` is [`TaskGroup::scope`] plus `.await`,
 //!   the Rust form of Python's `async with TaskGroup() as tg:`.
-//! - [`join!`]`(a, b, c)` runs futures of different types in one group:
+//! - [`try_join!`]`(a, b, c)` runs futures of different types in one group:
 //!   `Result<(A, B, C), E>`, the first error cancelling the rest.
 //! - [`select!`]` { x = a => ..., y = b => ... }` runs the arm of the first
 //!   future to finish, after the others were cancelled and their cleanups
@@ -65,76 +76,72 @@
 //!
 //! # Performance design
 //!
-//! What the common operations cost, and why (numbers from
-//! `cargo bench --bench runtimes`; BENCHMARKS.md has the comparison with
-//! tokio and smol).
+//! What the common operations cost, and why. (BENCHMARKS.md has the
+//! measurements, against tokio and smol.)
 //!
 //! **A child** ([`TaskGroup::add_task`]) costs two allocations: its boxed
 //! future (the user's future inside a small wrapper that reports to the
 //! handle) and the `Rc` state it shares with its [`Task`] handle (the
 //! output slot, the cancel flag, a waiter). Plus a slot in the group's slab
 //! and a key in the group's ready queue, both in vectors reused across
-//! children. A child that waits also needs a waker (an `Arc`, 40 bytes),
-//! made at its first poll, and taken from a pool of the wakers of finished
-//! children when one is free: a group running short children one after
-//! another allocates one waker, not one per child. A child waiting on a
-//! sleep costs about 490 bytes of memory in all (tokio: about 585).
-//! smol needs one allocation, tokio's `JoinSet` two; one allocation for
-//! header, future and output takes a raw task built with `unsafe`, which
-//! this crate forbids. So the output slot, which the handle may keep after
-//! the group is gone, is its own `Rc`, and the waker, which must be
-//! `'static`, `Send` and `Sync` while the child's future is none of them,
-//! its own `Arc`. rustc stores a future moved into another one twice (the
+//! children. A child that waits also needs a waker (an `Arc`), made at its
+//! first poll, and taken from a pool of the wakers of finished children
+//! when one is free: a group running short children one after another
+//! allocates one waker, not one per child. One allocation for header,
+//! future and output would take a raw task built with `unsafe`, which
+//! xiio forbids. So the output slot, which the handle may keep after the
+//! group is gone, is its own `Rc`, and the waker, which must be `'static`,
+//! `Send` and `Sync` while the child's future is none of them, its own
+//! `Arc`. rustc stores a future moved into another one twice (the
 //! moved-from slot stays), so the wrapper is written to add only that copy
-//! and 48 bytes.
+//! and a pointer.
 //!
-//! **A timer** ([`sleep`], [`sleep_until`]): a [`Sleep`] is 32 bytes and
-//! allocates nothing; at its first poll it takes a slot in the reactor's
-//! slab (slots are reused) and a place in a hierarchical timing wheel (six
-//! levels of 64 slots, 1 ms to about two years): O(1) to arm and to
-//! cancel, so the deadline of a timeout whose work finished in time costs
-//! a push and a swap-remove. When the wheel reaches a slot, its timers move
-//! down a level, and those of the current millisecond into a small B-tree
-//! by `(deadline, id)` from which they fire: exactly at their deadline, not
-//! their millisecond, and equal deadlines in creation order (ids increase
-//! per thread), on the mock clock too. A fired timer is known as fired from
-//! its slot, without reading the clock. [`timeout`] is a timer beside the
-//! wrapped future (boxed once, so a [`Timeout`] is small and `Unpin`), not
-//! a task group; only a deadline that passes while `try_finally` cleanups
-//! are pending needs more (a place to collect them, made then).
+//! **A timer** ([`sleep`], [`time::sleep_until`]): a [`time::Sleep`] is
+//! 32 bytes and allocates nothing; at its first poll it takes a slot in the
+//! reactor's slab (slots are reused) and a place in a hierarchical timing
+//! wheel (six levels of 64 slots, 1 ms to about two years): O(1) to arm and
+//! to cancel, so the deadline of a timeout whose work finished in time
+//! costs a push and a swap-remove. When the wheel reaches a slot, its
+//! timers move down a level, and those of the current millisecond into a
+//! small B-tree by `(deadline, id)` from which they fire: exactly at their
+//! deadline, not their millisecond, and equal deadlines in creation order,
+//! on the mock clock too. A fired timer is known as fired from its slot,
+//! without reading the clock. [`timeout`] is a timer beside the wrapped
+//! future (boxed once, so a [`time::Timeout`] is small and `Unpin`), not a
+//! task group; only a deadline that passes while `try_finally` cleanups
+//! are pending needs more (a group to run them, made then).
 //!
 //! **A wake-up** on the runtime's thread (a task waking another, the
 //! reactor waking a task) makes no syscall and takes no lock: the waker
 //! checks its "queued" flag and pushes the child's key into its group's
-//! thread-local queue (one thread-local lookup, plain loads and stores),
-//! and wakes the parent group only if that group is neither being polled
-//! nor already woken. A wake from another thread goes through a
-//! mutex-guarded half of the queue and writes the runtime's eventfd only
-//! if the runtime sleeps in `epoll_wait`. A group polls exactly the
-//! children that were woken, so a wake-up costs the same with 10,000 idle
-//! tasks, fds or timers as with none; at most 256 task polls run between
-//! two `epoll_wait(0)`s, so a busy group does not starve I/O.
+//! half of the queue that lives on this thread (one thread-local lookup,
+//! plain loads and stores), and wakes the parent group only if that group
+//! is neither being polled nor already woken. A wake from another thread
+//! goes through a mutex-guarded half of the queue and writes the runtime's
+//! eventfd only if the runtime sleeps in `epoll_wait`. A group polls
+//! exactly the children that were woken, so a wake-up costs the same with
+//! 10,000 idle tasks, fds or timers as with none; at most 256 task polls
+//! run between two `epoll_wait(0)`s, so a busy group does not starve I/O.
 //!
-//! **I/O**: an [`Async`] socket is made non-blocking and registered with
-//! epoll once (edge-triggered, both directions) and keeps its readiness
-//! per direction; a read that finds data is one syscall, a read that must
-//! wait is none (it waits for the edge). A TCP echo costs one `read` and
-//! one `write` per message per end, and no `epoll_ctl` or `fcntl` in the
-//! steady state.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
+//! **I/O**: an [`io::Async`] socket is made non-blocking and registered
+//! with epoll once (edge-triggered, both directions) and keeps its
+//! readiness per direction; a read that finds data is one syscall, a read
+//! that must wait is none (it waits for the edge). A TCP echo costs one
+//! `read` and one `write` per message per end, and no `epoll_ctl` or
+//! `fcntl` in the steady state.
 #![doc(test(attr(deny(warnings))))]
 
 pub use xiio_core::*;
-pub use xiio_macros::{join, main, select, task_group, test};
+pub use xiio_macros::{main, select, task_group, test, try_join};
 
 /// Interop with `futures-core`, `futures-io` and other executors.
 pub use xiio_futures as compat;
 
+pub mod guide;
+
 #[doc(hidden)]
 pub mod __private {
     //! Paths used by the macros' expansions, so users depend on `xiio` alone.
-    pub use xiio_core::__private::*;
     pub use xiio_core::{Builder, TaskGroup};
 }
 

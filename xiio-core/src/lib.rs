@@ -2,83 +2,52 @@
 //! structured concurrency built in.
 //!
 //! Users depend on the facade crate `xiio`, which re-exports everything
-//! here; see its documentation for a tour.
+//! here with the macros and the interop bridges; its documentation has the
+//! tour and the guide.
 //!
 //! # Implementation
 //!
-//! The crate is laid out by concept, one folder each (the public paths are
-//! flat: `xiio::Async`, `xiio::TaskGroup`, and `xiio::net::*`):
+//! The modules form layers, each importing only those below it:
 //!
-//! - `runtime/`: [`run`] drives one root future on the current thread. The
-//!   root is a [`TaskGroup`]; its waker (`Notifier`) sets a flag and, if the
-//!   thread sleeps in `epoll_wait`, writes to an eventfd (`mio::Waker`). The
-//!   reactor owns one `mio::Poll`, an entry per fd found by fd number (the
-//!   epoll token), and the timers (a timing wheel, and an ordered set by
-//!   `(deadline, id)` for the current millisecond). No step
-//!   scans every waiter, so a wake-up costs the same with 10,000 idle fds
-//!   and timers as with none. A mock clock jumps to the next deadline when
-//!   nothing else can happen; see [`Builder::mock_clock`]. With a seed
-//!   ([`Builder::seed`]) every group polls its woken children in a
-//!   reproducible pseudo-random order. The same runtime can also be driven
-//!   by another executor's polls (`xiio::compat::on_executor`), with a
-//!   thread that waits in the reactor for it.
-//! - `fd/`: leaf futures on fds. A [`Condition`] (and [`read()`],
-//!   [`write()`] on borrowed fds) registers a *temporary* wait through an
-//!   RAII handle, removed when the future is dropped; the free functions
-//!   never change an fd's mode (per-call means instead: `MSG_DONTWAIT`,
-//!   `RWF_NOWAIT`, a second open file description). An [`Async`] owns its
-//!   fd: non-blocking once, registered once (edge-triggered, both
-//!   directions) for its whole life, with its readiness kept per direction
-//!   and cleared when an operation says `WouldBlock`.
-//! - `net/`: TCP, UDP and Unix sockets on [`Async`], happy-eyeballs
-//!   connect, and the futures-io / Stream impls.
-//! - `task/`: a [`TaskGroup`] keeps its children in a slab; each child has
-//!   its own waker that queues the child's key, so the group polls exactly
-//!   the children that were woken. Cancellation is a drop; [`try_finally`]
-//!   hands a cleanup that was not finished to the innermost group, which
-//!   runs it as a shielded child. [`gather`], [`gather_limit`], [`race`]
-//!   and the `join!`/`select!` macros are small groups.
-//! - `time/`: [`sleep`] (a timer in the reactor) and [`timeout`] (a timer
-//!   beside the wrapped future).
-//! - `sys/`: the thread pool, child processes on pidfds, signals through
-//!   signal-hook.
-//!
-//! The facade crate's documentation (`xiio`, section "Performance design")
-//! says what a child, a timer and a wake-up cost, and why.
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
+//! 1. `reactor`: one `mio::Poll` per runtime, the fd table with each
+//!    owned fd's readiness per direction, the timers (a wheel in front of
+//!    an ordered set), the waker every other waker ends at, and the clock.
+//!    It knows nothing of tasks: it wakes plain `Waker`s. Every
+//!    registration holds the reactor it was made in, which is how a leaf
+//!    future tells that it was carried to another runtime.
+//! 2. [`task`]: groups, child handles, the per-group ready queues and
+//!    wakers, cancellation and the cleanups it leaves, the scheduling
+//!    policy (poll budget, seeded order), and the one thread-local context
+//!    a running runtime shares with the code it polls.
+//! 3. Leaf futures and system APIs, on the two: [`time`], [`io`], [`net`],
+//!    [`process`], [`signal`], [`thread`], [`sync`].
+//! 4. `rt`: [`run`], [`Builder`], and the same runtime driven by another
+//!    executor (`xiio::compat::on_executor`).
+//! 5. [`testing`]: the mock clock (the run loop's park strategy) and the
+//!    task tree (a tracer the groups report to), plugged into the layers
+//!    below through those two hooks. The [`Builder`] methods that ask for
+//!    them are defined there too, so the run loop never imports a tool.
 #![doc(test(attr(deny(warnings))))]
 
-mod fd;
+pub mod io;
 pub mod net;
-mod runtime;
-mod sys;
-mod task;
-mod time;
+pub mod process;
+mod reactor;
+mod rt;
+pub mod signal;
+pub mod sync;
+pub mod task;
+pub mod testing;
+pub mod thread;
+pub mod time;
 
-pub use fd::{Async, Condition, Fired, Interest, Wait, read, write, write_all};
-pub use runtime::{Builder, now, run, task_tree};
-pub use sys::{
-    ProcessError, Signals, ThreadPool, check_status, ctrl_c, in_thread, run_process, signal,
-    subscribe_signals,
-};
-pub use task::{
-    OwnedPromiseWait, Promise, PromiseWait, Task, TaskGroup, TaskOutput, gather, gather_limit,
-    next_finished, race, try_finally, yield_now,
-};
-pub use time::{
-    Interval, Sleep, Timeout, TimeoutError, interval, sleep, sleep_until, timeout, timeout_at,
-};
+pub use rt::{Builder, run};
+pub use task::{Task, TaskGroup};
+pub use time::{sleep, timeout};
 
 /// The runtime driven from other executors; re-exported and documented as
 /// `xiio::compat`.
 #[doc(hidden)]
 pub mod embed {
-    pub use crate::runtime::{OnExecutor, OnThread, on_executor, on_thread};
-}
-
-#[doc(hidden)]
-pub mod __private {
-    //! Introspection for xiio's own tests; not part of the API.
-    pub use crate::runtime::{registered_fds, registered_timers};
+    pub use crate::rt::{OnExecutor, on_executor};
 }

@@ -61,7 +61,8 @@ use std::time::{Duration, Instant};
 
 use futures_io::{AsyncRead, AsyncWrite};
 use hyper::rt::ReadBufCursor;
-use xiio_core::{TaskGroup, TaskOutput};
+use xiio_core::TaskGroup;
+use xiio_core::task::TaskOutput;
 
 /// How much one read takes at most: hyper reads headers and bodies in
 /// chunks of this order.
@@ -158,7 +159,7 @@ impl<T: AsyncWrite + Unpin> hyper::rt::Write for HyperIo<T> {
 }
 
 /// hyper's timer on xiio: its sleeps are [`xiio::sleep`](xiio_core::sleep)s
-/// and its clock is [`xiio::now`](xiio_core::now), so hyper's timeouts
+/// and its clock is [`xiio::time::now`](xiio_core::time::now), so hyper's timeouts
 /// (header read timeout, HTTP/2 keep-alive) follow a mock clock too.
 ///
 /// # Examples
@@ -178,17 +179,17 @@ impl hyper::rt::Timer for HyperTimer {
     }
 
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn hyper::rt::Sleep>> {
-        Box::pin(HyperSleep(xiio_core::sleep_until(deadline)))
+        Box::pin(HyperSleep(xiio_core::time::sleep_until(deadline)))
     }
 
     fn now(&self) -> Instant {
-        xiio_core::now()
+        xiio_core::time::now()
     }
 }
 
-/// An xiio sleep as hyper's `Sleep` (`xiio::Sleep` holds plain data, so it
+/// An xiio sleep as hyper's `Sleep` (`xiio::time::Sleep` holds plain data, so it
 /// is `Send` and `Sync` as hyper asks).
-struct HyperSleep(xiio_core::Sleep);
+struct HyperSleep(xiio_core::time::Sleep);
 
 impl Future for HyperSleep {
     type Output = ();
@@ -215,31 +216,29 @@ impl hyper::rt::Sleep for HyperSleep {}
 /// # Ok::<_, std::io::Error>(())
 /// ```
 #[derive(Debug)]
-pub struct HyperExecutor<'env, E> {
+pub struct HyperExecutor<'scope, 'env, E> {
     /// Where the futures go.
-    group: TaskGroup<'env, E>,
+    group: &'scope TaskGroup<'scope, 'env, E>,
 }
 
-impl<'env, E: 'env> HyperExecutor<'env, E> {
-    /// An executor that adds futures to `group` (a clone of the handle).
-    pub fn new(group: &TaskGroup<'env, E>) -> HyperExecutor<'env, E> {
-        HyperExecutor {
-            group: group.clone(),
-        }
+impl<'scope, 'env, E> HyperExecutor<'scope, 'env, E> {
+    /// An executor that adds futures to `group`.
+    pub fn new(group: &'scope TaskGroup<'scope, 'env, E>) -> HyperExecutor<'scope, 'env, E> {
+        HyperExecutor { group }
     }
 }
 
-impl<E> Clone for HyperExecutor<'_, E> {
+impl<E> Clone for HyperExecutor<'_, '_, E> {
     fn clone(&self) -> Self {
-        HyperExecutor {
-            group: self.group.clone(),
-        }
+        *self
     }
 }
 
-impl<'env, E: 'env, F> hyper::rt::Executor<F> for HyperExecutor<'env, E>
+impl<E> Copy for HyperExecutor<'_, '_, E> {}
+
+impl<'scope, 'env, E: 'env, F> hyper::rt::Executor<F> for HyperExecutor<'scope, 'env, E>
 where
-    F: Future + 'env,
+    F: Future + 'scope,
     F::Output: TaskOutput<E>,
 {
     fn execute(&self, fut: F) {

@@ -7,7 +7,7 @@
 //! crates (`futures` channels, `async-channel`, `async-lock`): their
 //! wakers are ordinary `std::task::Waker`s, and a wake from another thread
 //! interrupts the reactor's wait. Its byte streams (`xiio::net::TcpStream`,
-//! `UnixStream`, `xiio::Async<F>`) implement [`AsyncRead`] and
+//! `UnixStream`, `xiio::io::Async<F>`) implement [`AsyncRead`] and
 //! [`AsyncWrite`], for the type and for a shared reference to it; its
 //! streams of values (`TcpListener::incoming()`, `Signals`) implement
 //! [`Stream`]. (The orphan rule puts those impls in xiio's core crate.) So
@@ -25,7 +25,7 @@
 //!   fd (readable while events are pending) until the next deadline, and
 //!   wakes the other executor. Dropping it cancels the future and runs its
 //!   `try_finally` cleanups (blocking the thread while they run).
-//! - [`on_thread`]: the `Send` form, for executors that move futures
+//! - [`on_own_thread`]: the `Send` form, for executors that move futures
 //!   between threads (tokio's multi-thread runtime): the future runs in its
 //!   own `xiio::run` on a thread of its own; dropping the handle cancels it
 //!   there.
@@ -58,17 +58,16 @@
 //! assert_eq!(sum, 3);
 //! # Ok::<_, std::io::Error>(())
 //! ```
-#![forbid(unsafe_code)]
-#![deny(missing_docs)]
-
 #[cfg(feature = "hyper")]
 mod hyper;
+mod own_thread;
 #[cfg(feature = "tokio")]
 mod tokio;
 
 pub use futures_core::Stream;
 pub use futures_io::{AsyncRead, AsyncWrite};
-pub use xiio_core::embed::{OnExecutor, OnThread, on_executor, on_thread};
+pub use own_thread::{OnOwnThread, on_own_thread};
+pub use xiio_core::embed::{OnExecutor, on_executor};
 
 #[cfg(feature = "hyper")]
 pub use hyper::{HyperExecutor, HyperIo, HyperTimer};

@@ -175,11 +175,11 @@ fn check_function(entry: Entry, function: &ItemFn, errors: &mut Vec<syn::Error>)
     } else if let Some(where_clause) = &sig.generics.where_clause {
         errors.push(syn::Error::new_spanned(where_clause, &message));
     }
-    if entry == Entry::Test {
-        if let Some(attr) = function.attrs.iter().find(|attr| is_test_attr(attr)) {
-            let message = format!("{name} adds `#[test]` itself: remove this attribute");
-            errors.push(syn::Error::new_spanned(attr, message));
-        }
+    if entry == Entry::Test
+        && let Some(attr) = function.attrs.iter().find(|attr| is_test_attr(attr))
+    {
+        let message = format!("{name} adds `#[test]` itself: remove this attribute");
+        errors.push(syn::Error::new_spanned(attr, message));
     }
 }
 

@@ -1,5 +1,5 @@
-//! Procedural macros of [xiio]: `#[xiio::main]`, `#[xiio::test]` and
-//! `xiio::task_group!`.
+//! Procedural macros of [xiio]: `#[xiio::main]`, `#[xiio::test]`,
+//! `task_group!`, `try_join!` and `select!`.
 //!
 //! Use them through the `xiio` crate (`#[xiio::main]`, not
 //! `#[xiio_macros::main]`): the code they write names the runtime as
@@ -7,7 +7,7 @@
 //!
 //! # Implementation
 //!
-//! The three entry points below are thin: they hold the user documentation
+//! The entry points below are thin: they hold the user documentation
 //! and hand the tokens, as [`proc_macro2::TokenStream`], to a module that
 //! does the work and that unit tests can call directly.
 //!
@@ -16,7 +16,7 @@
 //!   its body into an `async move` block handed to the runtime's `Builder`.
 //! - `task_group` parses `[move] |tg| body` and writes
 //!   `TaskGroup::scope(async [move] |tg| body).await`.
-//! - `join` puts each future in one task group and gives the values as a
+//! - `try_join` puts each future in one task group and gives the values as a
 //!   tuple; `select` races boxed futures that wrap their outputs in an enum
 //!   of one variant per arm, then matches the winner.
 //!
@@ -25,25 +25,22 @@
 //! still emits the function (as it would expand without the mistake), so the
 //! rest of the code keeps type-checking and IDEs keep working.
 //!
-//! The examples are marked `ignore` because this crate cannot depend on the
-//! runtime its expansions name; each one is compiled and run by the
-//! `tests/ui/pass` cases and `tests/macros.rs` of the `xiio` crate.
+//! The examples run as doc tests through the `xiio` crate, a
+//! dev-dependency; the `tests/ui` cases check the compile errors.
 //!
 //! [xiio]: https://docs.rs/xiio
 
-#![forbid(unsafe_code)]
 // The docs show the `#[test]` function that `#[xiio::test]` expands to.
 #![allow(clippy::test_attr_in_doctest)]
-#![deny(missing_docs)]
 
 use proc_macro::TokenStream;
 
 mod entry;
-mod join;
 mod select;
 mod task_group;
 #[cfg(test)]
 mod test_util;
+mod try_join;
 
 /// Runs `async fn main` on the xiio runtime.
 ///
@@ -123,9 +120,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// #[xiio::test(mock_clock)]
 /// async fn sleep_takes_exactly_its_duration() {
-///     let start = xiio::now();
+///     let start = xiio::time::now();
 ///     xiio::sleep(Duration::from_millis(100)).await;
-///     assert_eq!(xiio::now() - start, Duration::from_millis(100));
+///     assert_eq!(xiio::time::now() - start, Duration::from_millis(100));
 /// }
 /// ```
 ///
@@ -140,9 +137,9 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     xiio::Builder::new()
 ///         .mock_clock(true)
 ///         .run(async move {
-///             let start = xiio::now();
+///             let start = xiio::time::now();
 ///             xiio::sleep(Duration::from_millis(100)).await;
-///             assert_eq!(xiio::now() - start, Duration::from_millis(100));
+///             assert_eq!(xiio::time::now() - start, Duration::from_millis(100));
 ///         })
 /// }
 /// ```
@@ -170,7 +167,7 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
 /// The accepted forms are those of a closure with one parameter:
 /// `|tg| expr`, `move |tg| expr` (the body takes ownership of the locals it
 /// uses), `|_| expr`, a type on the parameter
-/// (`|tg: &xiio::TaskGroup<'_, io::Error>|`) or a return type
+/// (`|tg: &xiio::TaskGroup<'_, '_, io::Error>|`) or a return type
 /// (`|tg| -> io::Result<u32> { ... }`), either of which fixes the error type
 /// when nothing else does. Do not write `async`: the macro adds it.
 ///
@@ -224,7 +221,10 @@ pub fn task_group(input: TokenStream) -> TokenStream {
 }
 
 /// Runs futures of different types concurrently in one task group and
-/// returns their values as a tuple: the tuple form of `xiio::gather`.
+/// returns their values as a tuple: the tuple form of
+/// `xiio::task::gather`. The first error cancels the rest, as in tokio's
+/// and futures' `try_join!`, of the same name; unlike them, the rest's
+/// `try_finally` cleanups are awaited.
 ///
 /// Each future returns `Result<T, E>` with the same `E` (or `()`); the
 /// macro evaluates to `Result<(T1, T2, ...), E>`. The first error cancels
@@ -236,7 +236,7 @@ pub fn task_group(input: TokenStream) -> TokenStream {
 /// ```
 /// # use std::io;
 /// # xiio::run(async {
-/// let (n, text) = xiio::join!(
+/// let (n, text) = xiio::try_join!(
 ///     async { Ok::<_, io::Error>(1) },
 ///     async { Ok(String::from("two")) },
 /// )?;
@@ -249,8 +249,8 @@ pub fn task_group(input: TokenStream) -> TokenStream {
 ///
 /// A compile error if no future is given.
 #[proc_macro]
-pub fn join(input: TokenStream) -> TokenStream {
-    join::join(input.into()).into()
+pub fn try_join(input: TokenStream) -> TokenStream {
+    try_join::try_join(input.into()).into()
 }
 
 /// Waits for the first of several futures of different types to finish,

@@ -104,7 +104,7 @@ pub(crate) fn select(input: TokenStream) -> TokenStream {
             ) -> ::core::pin::Pin<::std::boxed::Box<dyn ::core::future::Future<Output = T> + 'a>> {
                 ::std::boxed::Box::pin(fut)
             }
-            match ::xiio::race([#(#runners,)*]).await {
+            match ::xiio::task::race([#(#runners,)*]).await {
                 #(#matches)*
             }
         }

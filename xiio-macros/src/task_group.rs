@@ -21,7 +21,7 @@ const ONE_PARAMETER: &str =
 /// task_group!( [move] | PATTERN [: TYPE] | [-> TYPE] BODY [,] )
 /// ```
 ///
-/// `PATTERN` is usually `tg` or `_`; `TYPE` is `&xiio::TaskGroup<'_, E>` and,
+/// `PATTERN` is usually `tg` or `_`; `TYPE` is `&xiio::TaskGroup<'_, '_, E>` and,
 /// like the return type `Result<T, E>`, is only needed when nothing else
 /// tells the compiler the error type `E`.
 struct TaskGroupClosure {
@@ -181,10 +181,10 @@ mod tests {
 
     #[test]
     fn typed_parameter() {
-        let output = task_group(quote! { |tg: &xiio::TaskGroup<'_, io::Error>| Ok(()) });
+        let output = task_group(quote! { |tg: &xiio::TaskGroup<'_, '_, io::Error>| Ok(()) });
         let expected = quote! {
             ::xiio::__private::TaskGroup::scope(
-                async |tg: &xiio::TaskGroup<'_, io::Error>| Ok(())
+                async |tg: &xiio::TaskGroup<'_, '_, io::Error>| Ok(())
             )
             .await
         };

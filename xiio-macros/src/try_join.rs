@@ -1,8 +1,8 @@
-//! `join!(a, b, c)`: futures of different types in one task group, their
+//! `try_join!(a, b, c)`: futures of different types in one task group, their
 //! values as a tuple, the first error cancelling the rest.
 //!
 //! ```text
-//! join!(a, b)   =>   match TaskGroup::scope(async |tg| Ok((tg.add_task(a), tg.add_task(b)))).await {
+//! try_join!(a, b)   =>   match TaskGroup::scope(async |tg| Ok((tg.add_task(a), tg.add_task(b)))).await {
 //!                        Ok((t0, t1)) => Ok((t0.take().unwrap(), t1.take().unwrap())),
 //!                        Err(e) => Err(e),
 //!                    }
@@ -15,10 +15,10 @@ use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
 use syn::{Expr, Token};
 
-/// The input of `join!`: futures separated by commas.
+/// The input of `try_join!`: futures separated by commas.
 ///
 /// ```text
-/// join!( FUTURE [, FUTURE]* [,] )
+/// try_join!( FUTURE [, FUTURE]* [,] )
 /// ```
 struct Futures(Punctuated<Expr, Token![,]>);
 
@@ -26,15 +26,15 @@ impl Parse for Futures {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let futures = Punctuated::parse_terminated(input)?;
         if futures.is_empty() {
-            let message = "join! needs at least one future: write `xiio::join!(a, b)`";
+            let message = "try_join! needs at least one future: write `xiio::try_join!(a, b)`";
             return Err(syn::Error::new(Span::call_site(), message));
         }
         Ok(Futures(futures))
     }
 }
 
-/// Expands `join!`.
-pub(crate) fn join(input: TokenStream) -> TokenStream {
+/// Expands `try_join!`.
+pub(crate) fn try_join(input: TokenStream) -> TokenStream {
     let futures = match syn::parse2::<Futures>(input) {
         Ok(Futures(futures)) => futures,
         Err(e) => return e.into_compile_error(),

@@ -33,6 +33,17 @@ impl Rng {
     }
 }
 
+/// Runs `f` on a thread of its own and fails (instead of hanging the
+/// suite) if it has not finished after 10 s of real time.
+pub fn within_10_s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("still running after 10 s: hung")
+}
+
 /// `n` milliseconds.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -45,12 +56,12 @@ pub fn run_mock<F: Future>(fut: F) -> F::Output {
 
 /// Virtual (or real) time passed since `start`, on the runtime's clock.
 pub fn since(start: std::time::Instant) -> Duration {
-    xiio::now() - start
+    xiio::time::now() - start
 }
 
 /// Gives other tasks one turn (the runtime's own, re-exported for the tests).
 #[allow(unused_imports)] // not every test file yields
-pub use xiio::yield_now;
+pub use xiio::task::yield_now;
 
 /// A future that is always ready to run again and never finishes: it wakes
 /// itself and returns `Pending` on every poll, counting its polls.
@@ -64,6 +75,11 @@ impl Future for Spin<'_> {
         cx.waker().wake_by_ref();
         Poll::Pending
     }
+}
+
+/// Polls `fut` once, in whatever runtime awaits this.
+pub async fn poll_once<F: Future + Unpin>(fut: &mut F) -> Poll<F::Output> {
+    poll_fn(|cx| Poll::Ready(Pin::new(&mut *fut).poll(cx))).await
 }
 
 /// Runs `fut`, counting every poll of it in `polls`.

@@ -1,16 +1,21 @@
 //! `Async<F>`: an fd that xiio owns, made non-blocking once and registered
 //! once.
 
+use std::cell::{Ref, RefCell};
 use std::fmt;
+use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::pin::Pin;
-use std::rc::Rc;
 use std::task::{Context, Poll};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use super::source::{Direction, Source};
+use crate::reactor::{Direction, Interest, Reactor, Source, SourceWait};
+use crate::task::context;
+use crate::task::trace::Wait;
+use std::marker::PhantomData;
+use std::rc::Rc;
 
 /// An fd of any kind (a pipe end, a terminal, an eventfd, a socket made by
 /// another crate) that xiio owns for as long as this lives, read and
@@ -20,15 +25,15 @@ use super::source::{Direction, Source};
 /// That flag belongs to the *open file description*, which every dup of the
 /// fd shares, in this process and in children that inherited it: give
 /// `Async` an fd that nobody else uses in blocking mode (a pipe you made, a
-/// socket), not a shared stdin or stdout (use [`xiio::read`](crate::read)
-/// and [`xiio::write`](crate::write) for those, which never change the
-/// mode). [`into_inner`](Async::into_inner) gives the fd back, still
-/// non-blocking.
+/// socket), not a shared stdin or stdout (use [`read`](super::read) and
+/// [`write`](super::write) for those, which never change the mode).
+/// [`into_inner`](Async::into_inner) gives the fd back, still non-blocking.
 ///
 /// The fd is registered with the reactor once, edge-triggered for both
-/// directions, the first time a task has to wait, and stays registered
-/// until the `Async` is dropped (it is deregistered before the fd is
-/// closed). xiio remembers per direction whether the fd may be ready:
+/// directions, and stays registered until the `Async` is dropped (it is
+/// deregistered before the fd is closed). One `Async` per fd and runtime:
+/// a second one of an fd that is registered already gets an error, as it
+/// would steal the first one's wake-ups. xiio remembers per direction whether the fd may be ready:
 /// while it may, operations just run, and a task waits only after one said
 /// `WouldBlock`. So a read that finds data costs one `read(2)`, with no
 /// `epoll_ctl` and no `fcntl`.
@@ -46,7 +51,8 @@ use super::source::{Direction, Source};
 /// An `Async` is tied to the thread that uses it (it is `!Send`); to use an
 /// fd on another thread, [`into_inner`](Async::into_inner) it and make a
 /// new `Async` there. It may be made outside `xiio::run` and used by one
-/// `xiio::run` after another.
+/// `xiio::run` after another: it moves its registration to the runtime
+/// that uses it.
 ///
 /// An fd that epoll refuses because it never waits (a regular file) works
 /// too: it counts as always ready.
@@ -58,8 +64,8 @@ use super::source::{Direction, Source};
 ///
 /// xiio::run(async {
 ///     let (reader, writer) = std::io::pipe()?;
-///     let reader = xiio::Async::new(reader)?;
-///     let writer = xiio::Async::new(writer)?;
+///     let reader = xiio::io::Async::new(reader)?;
+///     let writer = xiio::io::Async::new(writer)?;
 ///     xiio::task_group!(|tg| {
 ///         tg.add_task(async {
 ///             writer.write_with(|mut w| w.write(b"ping")).await?;
@@ -74,47 +80,58 @@ use super::source::{Direction, Source};
 /// # Ok::<_, std::io::Error>(())
 /// ```
 pub struct Async<F: AsFd> {
-    /// The registration and readiness of the fd; shared with the reactor.
-    source: Rc<Source>,
-    /// The fd's owner; `None` only inside `into_inner` and `drop`.
-    io: Option<F>,
+    /// The fd's registration in the runtime that last used it; `None`
+    /// before any did. Declared first: dropped (out of epoll) before the
+    /// fd is closed.
+    source: RefCell<Option<Source>>,
+    /// The fd's owner.
+    io: F,
+    /// Tied to its thread: dropped on another one, it could not take the
+    /// fd out of its reactor.
+    thread: PhantomData<Rc<()>>,
 }
 
 impl<F: AsFd> Async<F> {
     /// Takes ownership of `io`, switching its fd to non-blocking mode (see
     /// the type's docs: the mode is shared with every dup of the fd).
     ///
-    /// It need not be called inside `xiio::run`: the fd is registered with
-    /// the runtime that first waits on it.
+    /// Inside `xiio::run`, the fd is registered with the runtime at once;
+    /// outside, with the runtime that first uses it.
     ///
     /// # Errors
     ///
-    /// The OS error if the mode cannot be set (a bad fd).
+    /// The OS error if the mode cannot be set (a bad fd), and
+    /// `AlreadyExists` if another `Async` (or socket) of this runtime owns
+    /// the fd already: it keeps it, and its wake-ups.
     pub fn new(io: F) -> io::Result<Async<F>> {
         rustix::io::ioctl_fionbio(io.as_fd(), true)?;
-        Ok(Async::new_nonblocking(io))
+        Async::new_nonblocking(io)
     }
 
     /// Takes ownership of `io`, whose fd the caller made non-blocking.
-    pub(crate) fn new_nonblocking(io: F) -> Async<F> {
-        Async {
-            source: Source::new(io.as_fd().as_raw_fd()),
-            io: Some(io),
-        }
+    pub(crate) fn new_nonblocking(io: F) -> io::Result<Async<F>> {
+        let source = match context::try_reactor() {
+            Some(reactor) => Some(Source::new(&reactor, io.as_fd().as_raw_fd())?),
+            None => None,
+        };
+        Ok(Async {
+            source: RefCell::new(source),
+            io,
+            thread: PhantomData,
+        })
     }
 
     /// The owned value.
     pub fn get_ref(&self) -> &F {
-        self.io
-            .as_ref()
-            .expect("Async holds its value until dropped")
+        &self.io
     }
 
     /// Gives the owned value back, after removing the fd from the reactor.
     /// The fd stays non-blocking.
-    pub fn into_inner(mut self) -> F {
-        self.source.deregister();
-        self.io.take().expect("Async holds its value until dropped")
+    pub fn into_inner(self) -> F {
+        let Async { source, io, .. } = self;
+        drop(source);
+        io
     }
 
     /// Waits until the fd is readable (or at end-of-file, or in error).
@@ -127,7 +144,8 @@ impl<F: AsFd> Async<F> {
     ///
     /// When polled outside `xiio::run`.
     pub async fn readable(&self) -> io::Result<()> {
-        self.ready(Direction::Read).await
+        self.io(Direction::Read, || self.check(Direction::Read))
+            .await
     }
 
     /// Waits until the fd is writable (or its peer is gone, or in error);
@@ -137,11 +155,8 @@ impl<F: AsFd> Async<F> {
     ///
     /// When polled outside `xiio::run`.
     pub async fn writable(&self) -> io::Result<()> {
-        self.ready(Direction::Write).await
-    }
-
-    async fn ready(&self, dir: Direction) -> io::Result<()> {
-        self.source.io(dir, "xiio::Async", || self.check(dir)).await
+        self.io(Direction::Write, || self.check(Direction::Write))
+            .await
     }
 
     /// The poll form of [`readable`](Async::readable), for implementing
@@ -149,7 +164,7 @@ impl<F: AsFd> Async<F> {
     /// is woken when it may be. Only the last task to call this (per
     /// direction) is woken.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source.poll_io(Direction::Read, cx, "xiio::Async", || {
+        self.poll_io(Direction::Read, cx, None, &mut || {
             self.check(Direction::Read)
         })
     }
@@ -157,10 +172,9 @@ impl<F: AsFd> Async<F> {
     /// The poll form of [`writable`](Async::writable); see
     /// [`poll_readable`](Async::poll_readable).
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.source
-            .poll_io(Direction::Write, cx, "xiio::Async", || {
-                self.check(Direction::Write)
-            })
+        self.poll_io(Direction::Write, cx, None, &mut || {
+            self.check(Direction::Write)
+        })
     }
 
     /// Whether the fd is ready for `dir` right now: `WouldBlock` if not.
@@ -195,10 +209,7 @@ impl<F: AsFd> Async<F> {
     ///
     /// When polled outside `xiio::run`.
     pub async fn read_with<R>(&self, mut op: impl FnMut(&F) -> io::Result<R>) -> io::Result<R> {
-        let io = self.get_ref();
-        self.source
-            .io(Direction::Read, "xiio::Async::read_with", || op(io))
-            .await
+        self.io(Direction::Read, || op(&self.io)).await
     }
 
     /// Runs `op`, a non-blocking write-side operation on the fd (write,
@@ -209,10 +220,7 @@ impl<F: AsFd> Async<F> {
     ///
     /// When polled outside `xiio::run`.
     pub async fn write_with<R>(&self, mut op: impl FnMut(&F) -> io::Result<R>) -> io::Result<R> {
-        let io = self.get_ref();
-        self.source
-            .io(Direction::Write, "xiio::Async::write_with", || op(io))
-            .await
+        self.io(Direction::Write, || op(&self.io)).await
     }
 
     /// The poll form of [`read_with`](Async::read_with), for poll-based
@@ -222,11 +230,7 @@ impl<F: AsFd> Async<F> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&F) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let io = self.get_ref();
-        self.source
-            .poll_io(Direction::Read, cx, "xiio::Async::poll_read_with", || {
-                op(io)
-            })
+        self.poll_io(Direction::Read, cx, None, &mut || op(&self.io))
     }
 
     /// The poll form of [`write_with`](Async::write_with).
@@ -235,37 +239,94 @@ impl<F: AsFd> Async<F> {
         cx: &mut Context<'_>,
         mut op: impl FnMut(&F) -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
-        let io = self.get_ref();
-        self.source
-            .poll_io(Direction::Write, cx, "xiio::Async::poll_write_with", || {
-                op(io)
-            })
+        self.poll_io(Direction::Write, cx, None, &mut || op(&self.io))
+    }
+
+    /// Runs `op` until it does not say `WouldBlock`, waiting for `dir` in
+    /// between: the future form, which any number of tasks may await at
+    /// once (each has a place among the direction's waiters).
+    async fn io<R>(&self, dir: Direction, mut op: impl FnMut() -> io::Result<R>) -> io::Result<R> {
+        let mut wait = SourceWait::default();
+        poll_fn(|cx| self.poll_io(dir, cx, Some(&mut wait), &mut op)).await
+    }
+
+    /// Runs `op` while `dir` is ready; when it says `WouldBlock` (which
+    /// clears the readiness), `Pending` with `cx` registered: in `wait` if
+    /// given, else as the direction's one poll waker. An interrupted call
+    /// is retried.
+    fn poll_io<R>(
+        &self,
+        dir: Direction,
+        cx: &mut Context<'_>,
+        mut wait: Option<&mut SourceWait>,
+        op: &mut impl FnMut() -> io::Result<R>,
+    ) -> Poll<io::Result<R>> {
+        let reactor = context::reactor();
+        let source = match self.source(&reactor) {
+            Ok(source) => source,
+            Err(e) => return Poll::Ready(Err(e)),
+        };
+        loop {
+            if source.is_ready(&reactor, dir) {
+                match op() {
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => source.clear(&reactor, dir),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    result => return Poll::Ready(result),
+                }
+                continue;
+            }
+            let ready = match &mut wait {
+                Some(wait) => wait.poll(&reactor, &source, dir, cx),
+                None => source.poll_ready(&reactor, dir, cx),
+            };
+            if ready.is_pending() {
+                let interest = match dir {
+                    Direction::Read => Interest::READABLE,
+                    Direction::Write => Interest::WRITABLE,
+                };
+                context::trace_wait(|| Wait::Fd(self.as_raw_fd(), interest));
+                return Poll::Pending;
+            }
+        }
+    }
+
+    /// The fd's registration in `reactor`, the runtime's polling now:
+    /// registered there at first use, and again if it was used by another
+    /// runtime before.
+    fn source(&self, reactor: &Reactor) -> io::Result<Ref<'_, Source>> {
+        let here = |s: &Option<Source>| s.as_ref().is_some_and(|s| s.is_in(reactor));
+        if !here(&self.source.borrow()) {
+            let mut source = self.source.borrow_mut();
+            *source = None; // out of the other runtime first
+            *source = Some(Source::new(reactor, self.as_raw_fd())?);
+        }
+        Ok(Ref::map(self.source.borrow(), |s| {
+            s.as_ref().expect("registered above")
+        }))
     }
 
     /// Records that a read showed the kernel's buffer drained (a short read
     /// on a TCP stream), so the next read waits for an edge without a
     /// `read(2)` that would say `WouldBlock`.
     pub(crate) fn drained(&self, dir: Direction) {
-        self.source.drained(dir);
+        let source = self.source.borrow();
+        if let (Some(source), Some(reactor)) = (&*source, context::try_reactor())
+            && source.is_in(&reactor)
+        {
+            source.drained(&reactor, dir);
+        }
     }
 }
 
 impl<F: AsFd> AsFd for Async<F> {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.get_ref().as_fd()
+        self.io.as_fd()
     }
 }
 
 impl<F: AsFd> AsRawFd for Async<F> {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.source.fd()
-    }
-}
-
-impl<F: AsFd> Drop for Async<F> {
-    fn drop(&mut self) {
-        // Out of the epoll set before the fd closes (with `io`, after this).
-        self.source.deregister();
+        self.io.as_fd().as_raw_fd()
     }
 }
 

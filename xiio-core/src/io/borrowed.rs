@@ -22,7 +22,7 @@
 //!    length of the call;
 //! 6. otherwise (an eventfd or a device in blocking mode), waiting for
 //!    readiness and then a plain call, which can block if another reader
-//!    races for the same data: wrap such an fd in [`Async`](crate::Async).
+//!    races for the same data: wrap such an fd in [`Async`](super::Async).
 //!
 //! This costs an `fstat` per call (and an `open`/`close` in case 5): fine
 //! for one-off use of stdin or a pipe. Fds used for long, such as sockets,
@@ -32,15 +32,14 @@
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
-use std::task::Poll;
 
 use rustix::fs::{FileType, Mode, OFlags, fcntl_getfl, fstat, major, minor};
 use rustix::io::{Errno, ReadWriteFlags};
 use rustix::net::{RecvFlags, SendFlags};
 
-use crate::Interest;
-use crate::runtime;
-use crate::runtime::registration::FdWaiter;
+use crate::reactor::{FdWait, Interest};
+use crate::task::context;
+use crate::task::trace::Wait;
 
 /// Reads up to `buf.len()` bytes from `fd`: the count read, `0` at
 /// end-of-file.
@@ -57,7 +56,7 @@ use crate::runtime::registration::FdWaiter;
 /// non-blocking already. For an fd none of these apply to (an eventfd in
 /// blocking mode), it waits for readiness and then reads, which could block
 /// if another reader took the data first: wrap such an fd in
-/// [`Async`](crate::Async), which is also cheaper for an fd used for long
+/// [`Async`](super::Async), which is also cheaper for an fd used for long
 /// (this function costs an `fstat` per call).
 ///
 /// # Examples
@@ -69,7 +68,7 @@ use crate::runtime::registration::FdWaiter;
 ///     let (reader, mut writer) = std::io::pipe()?;
 ///     writer.write_all(b"hi")?;
 ///     let mut buf = [0; 16];
-///     let n = xiio::read(&reader, &mut buf).await?;
+///     let n = xiio::io::read(&reader, &mut buf).await?;
 ///     assert_eq!(&buf[..n], b"hi");
 ///     Ok::<_, std::io::Error>(())
 /// })?;
@@ -81,7 +80,7 @@ use crate::runtime::registration::FdWaiter;
 /// When polled outside `xiio::run`.
 pub async fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     let fd = fd.as_fd();
-    retry(fd, Access::Read, "xiio::read", |way, fd| way.read(fd, buf)).await
+    retry(fd, Access::Read, |way, fd| way.read(fd, buf)).await
 }
 
 /// Writes some of `buf` to `fd`: the count written.
@@ -94,10 +93,7 @@ pub async fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
 /// When polled outside `xiio::run`.
 pub async fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     let fd = fd.as_fd();
-    retry(fd, Access::Write, "xiio::write", |way, fd| {
-        way.write(fd, buf)
-    })
-    .await
+    retry(fd, Access::Write, |way, fd| way.write(fd, buf)).await
 }
 
 /// Writes all of `buf` to `fd`, waiting for room as needed.
@@ -109,7 +105,7 @@ pub async fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
 ///
 /// xiio::run(async {
 ///     let (mut reader, writer) = std::io::pipe()?;
-///     xiio::write_all(&writer, b"hello").await?;
+///     xiio::io::write_all(&writer, b"hello").await?;
 ///     drop(writer);
 ///     let mut text = String::new();
 ///     reader.read_to_string(&mut text)?;
@@ -127,10 +123,7 @@ pub async fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
     // One choice of means for the whole buffer, not one per chunk.
     let mut way = None;
     while !buf.is_empty() {
-        let n = retry_with(fd, Access::Write, "xiio::write_all", &mut way, |way, fd| {
-            way.write(fd, buf)
-        })
-        .await?;
+        let n = retry_with(fd, Access::Write, &mut way, |way, fd| way.write(fd, buf)).await?;
         match n {
             0 => return Err(io::ErrorKind::WriteZero.into()),
             n => buf = &buf[n..],
@@ -262,10 +255,9 @@ fn reopenable(fd: BorrowedFd<'_>) -> io::Result<bool> {
 async fn retry<T>(
     fd: BorrowedFd<'_>,
     access: Access,
-    what: &str,
     op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
 ) -> io::Result<T> {
-    retry_with(fd, access, what, &mut None, op).await
+    retry_with(fd, access, &mut None, op).await
 }
 
 /// [`retry`] with a choice of means kept by the caller (`None`: not made
@@ -273,11 +265,12 @@ async fn retry<T>(
 async fn retry_with<T>(
     fd: BorrowedFd<'_>,
     access: Access,
-    what: &str,
     way: &mut Option<Way>,
     mut op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
 ) -> io::Result<T> {
-    runtime::assert_inside(what);
+    // Also when the call would not need to wait: a leaf future outside
+    // `xiio::run` fails the same way every time.
+    context::reactor();
     let interest = access.interest();
     loop {
         let current = match way {
@@ -285,10 +278,10 @@ async fn retry_with<T>(
             None => way.insert(Way::of(fd)?),
         };
         if matches!(current, Way::ReadinessOnly) {
-            ready(fd, interest, what).await?;
+            ready(fd, interest).await?;
         }
         match op(current, fd) {
-            Err(Errno::AGAIN) => ready(fd, interest, what).await?,
+            Err(Errno::AGAIN) => ready(fd, interest).await?,
             Err(Errno::INTR) => {}
             // No `RWF_NOWAIT` for this file (or this kernel).
             Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS)
@@ -302,21 +295,15 @@ async fn retry_with<T>(
 }
 
 /// Waits until `fd` is ready for `interest` (or in error).
-pub(crate) async fn ready(fd: BorrowedFd<'_>, interest: Interest, what: &str) -> io::Result<()> {
-    let mut waiter: Option<FdWaiter> = None;
+pub(crate) async fn ready(fd: BorrowedFd<'_>, interest: Interest) -> io::Result<()> {
+    let mut wait = None;
     poll_fn(|cx| {
-        runtime::with(what, |rt| {
-            if waiter.is_none() {
-                waiter = Some(FdWaiter::new(rt, fd.as_raw_fd(), interest, cx.waker())?);
-            }
-            let w = waiter.as_ref().expect("registered above");
-            if w.fired(rt, interest).is_empty() {
-                w.set_waker(rt, cx.waker());
-                Poll::Pending
-            } else {
-                Poll::Ready(Ok(()))
-            }
-        })
+        let reactor = context::reactor();
+        let poll = FdWait::poll(&mut wait, &reactor, fd.as_raw_fd(), interest, cx);
+        if poll.is_pending() {
+            context::trace_wait(|| Wait::Fd(fd.as_raw_fd(), interest));
+        }
+        poll
     })
     .await
 }

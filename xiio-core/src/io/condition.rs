@@ -11,18 +11,19 @@ use std::time::{Duration, Instant};
 
 use rustix::event::{PollFd, PollFlags, Timespec};
 
-use crate::Interest;
-use crate::runtime;
-use crate::runtime::registration::{FdWaiter, Timer};
+use crate::reactor::{FdWait, Interest, Timer};
+use crate::task::context;
+use crate::task::trace::Wait;
 
 /// What a task waits for: any of some fds becoming readable or writable, or
 /// a deadline passing. Awaiting it says which fired.
 ///
-/// This is the building block of every leaf future in xiio, as in the
-/// Python original: [`read`](crate::read) waits on a `Condition` when the fd
-/// has no data, [`sleep`](crate::sleep) is a `Condition` with only a
-/// deadline. Conditions combine: interests on the same fd merge
-/// (read | write) and the earliest deadline wins.
+/// In the Python original every wait is a `Condition`. Here it is the tool
+/// for waiting on several borrowed fds and a deadline at once, as `poll(2)`
+/// does (the process module waits for a child's exit or a grace period
+/// with one); the other leaf futures register with the reactor directly.
+/// Conditions combine: interests on the same fd merge (read | write) and
+/// the earliest deadline wins.
 ///
 /// A `Condition` borrows its fds, so they cannot be closed while it waits.
 /// A bad fd gives its OS error (`EBADF`); a regular file, which epoll
@@ -32,14 +33,14 @@ use crate::runtime::registration::{FdWaiter, Timer};
 ///
 /// ```
 /// use std::time::Duration;
-/// use xiio::Condition;
+/// use xiio::io::Condition;
 ///
 /// xiio::run(async {
 ///     let (reader, writer) = std::io::pipe()?;
 ///     let fired = Condition::new()
 ///         .readable(&reader)
 ///         .writable(&writer)
-///         .timeout(Duration::from_secs(1))
+///         .deadline_after(Duration::from_secs(1))
 ///         .await?;
 ///     // An empty pipe's write end is writable, its read end is not.
 ///     assert!(fired.is_writable(&writer));
@@ -87,9 +88,11 @@ impl<'fd> Condition<'fd> {
         self
     }
 
-    /// Also fires when `duration` has passed from [`now()`](crate::now).
-    pub fn timeout(self, duration: Duration) -> Condition<'fd> {
-        match crate::now().checked_add(duration) {
+    /// Also fires when `duration` has passed from
+    /// [`now()`](crate::time::now): a deadline, which fires the condition
+    /// (unlike [`xiio::timeout`](crate::timeout), which cancels a future).
+    pub fn deadline_after(self, duration: Duration) -> Condition<'fd> {
+        match crate::time::now().checked_add(duration) {
             Some(deadline) => self.deadline(deadline),
             None => self,
         }
@@ -152,78 +155,86 @@ impl fmt::Debug for Condition<'_> {
 
 impl<'fd> IntoFuture for Condition<'fd> {
     type Output = io::Result<Fired>;
-    type IntoFuture = Wait<'fd>;
+    type IntoFuture = ConditionWait<'fd>;
 
-    fn into_future(self) -> Wait<'fd> {
-        Wait {
+    fn into_future(self) -> ConditionWait<'fd> {
+        ConditionWait {
             condition: self,
-            waiters: Vec::new(),
+            waits: Vec::new(),
             timer: None,
         }
     }
 }
 
-/// The future of an awaited [`Condition`].
+/// The future of an awaited [`Condition`]. Carried from one `xiio::run` to
+/// the next, it waits in the new runtime.
 ///
 /// # Panics
 ///
 /// When polled outside `xiio::run`.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
-pub struct Wait<'fd> {
+pub struct ConditionWait<'fd> {
     /// What it waits for.
     condition: Condition<'fd>,
     /// One registration per fd of the condition, once polled.
-    waiters: Vec<FdWaiter>,
+    waits: Vec<FdWait>,
     /// The deadline's timer, once polled.
     timer: Option<Timer>,
 }
 
-impl Future for Wait<'_> {
+impl Future for ConditionWait<'_> {
     type Output = io::Result<Fired>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<Fired>> {
         let this = &mut *self;
-        runtime::with("xiio::Condition", |rt| {
-            if this.waiters.len() < this.condition.fds.len() {
-                for &(fd, interest) in &this.condition.fds[this.waiters.len()..] {
-                    match FdWaiter::new(rt, fd.as_raw_fd(), interest, cx.waker()) {
-                        Ok(waiter) => this.waiters.push(waiter),
-                        Err(e) => {
-                            this.waiters.clear();
-                            return Poll::Ready(Err(e));
-                        }
-                    }
+        let reactor = context::reactor();
+        // Carried over from another runtime: wait here instead.
+        if this.waits.first().is_some_and(|w| !w.is_in(&reactor))
+            || this.timer.as_ref().is_some_and(|t| !t.is_in(&reactor))
+        {
+            this.waits.clear();
+            this.timer = None;
+        }
+        for &(fd, interest) in &this.condition.fds[this.waits.len()..] {
+            match FdWait::new(&reactor, fd.as_raw_fd(), interest, cx.waker()) {
+                Ok(wait) => this.waits.push(wait),
+                Err(e) => {
+                    this.waits.clear();
+                    return Poll::Ready(Err(e));
                 }
             }
-            let mut fired = Fired::default();
-            for (waiter, &(fd, interest)) in this.waiters.iter().zip(&this.condition.fds) {
-                let ready = waiter.fired(rt, interest);
-                if !ready.is_empty() {
-                    fired.fds.push((fd.as_raw_fd(), ready));
-                }
+        }
+        let mut fired = Fired::default();
+        for (wait, &(fd, interest)) in this.waits.iter().zip(&this.condition.fds) {
+            let ready = wait.fired(&reactor, interest, cx.waker());
+            if !ready.is_empty() {
+                fired.fds.push((fd.as_raw_fd(), ready));
             }
-            fired.deadline_passed = this.condition.deadline.is_some_and(|d| rt.clock.now() >= d);
-            if fired.fds.is_empty() && fired.deadline_passed && !this.condition.fds.is_empty() {
-                // The reactor may not have reported fds registered just now:
-                // say which are ready at this moment, as poll(2) would.
-                fired.fds = ready_now(&this.condition.fds);
+        }
+        let deadline = this.condition.deadline;
+        fired.deadline_passed = deadline.is_some_and(|d| reactor.clock.now() >= d);
+        if fired.fds.is_empty() && fired.deadline_passed && !this.condition.fds.is_empty() {
+            // The reactor may not have reported fds registered just now:
+            // say which are ready at this moment, as poll(2) would.
+            fired.fds = ready_now(&this.condition.fds);
+        }
+        if !fired.fds.is_empty() || fired.deadline_passed {
+            this.waits.clear();
+            this.timer = None;
+            return Poll::Ready(Ok(fired));
+        }
+        if let Some(deadline) = deadline {
+            match &this.timer {
+                Some(timer) => drop(timer.fired(&reactor, cx.waker())),
+                None => this.timer = Some(Timer::new(&reactor, deadline, cx.waker())),
             }
-            if !fired.fds.is_empty() || fired.deadline_passed {
-                this.waiters.clear();
-                this.timer = None;
-                return Poll::Ready(Ok(fired));
-            }
-            for waiter in &this.waiters {
-                waiter.set_waker(rt, cx.waker());
-            }
-            match (&this.timer, this.condition.deadline) {
-                (Some(timer), _) => timer.set_waker(rt, cx.waker()),
-                (None, Some(deadline)) => this.timer = Some(Timer::new(rt, deadline, cx.waker())),
-                (None, None) => {}
-            }
-            Poll::Pending
-        })
+            context::trace_wait(|| Wait::Timer(deadline));
+        }
+        for &(fd, interest) in &this.condition.fds {
+            context::trace_wait(|| Wait::Fd(fd.as_raw_fd(), interest));
+        }
+        Poll::Pending
     }
 }
 

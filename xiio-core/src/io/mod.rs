@@ -1,23 +1,20 @@
 //! Fd I/O: waiting on fds, and reading and writing them without blocking.
 //!
-//! - `interest.rs`: [`Interest`], readable or writable.
-//! - `condition.rs`: [`Condition`], the wait on some fds and a deadline
-//!   that the Python original builds everything on.
-//! - `borrowed.rs`: [`read()`], [`write()`], [`write_all`] on fds xiio
-//!   does not own, which never change the fd's mode.
-//! - `source.rs`: the persistent registration of an fd xiio owns, with
-//!   readiness per direction.
-//! - `async_fd.rs`: [`Async`], the owning wrapper on a source; the `net`
-//!   types are built on it.
+//! - [`Async`] owns an fd (a pipe end, a terminal, a socket made by another
+//!   crate): non-blocking once, registered with the reactor once, with its
+//!   readiness kept per direction. The `net` types are built on it.
+//! - [`read()`], [`write()`], [`write_all`] work on fds xiio does not own
+//!   (stdin, a pipe passed in), without ever changing their mode.
+//! - [`Condition`] waits until any of several borrowed fds is readable or
+//!   writable, or a deadline passes, and says which fired.
+//! - [`Interest`]: readable, writable.
 
 mod async_fd;
 mod borrowed;
 mod condition;
-mod interest;
-pub(crate) mod source;
 
+pub use crate::reactor::Interest;
 pub use async_fd::Async;
 pub(crate) use borrowed::ready;
 pub use borrowed::{read, write, write_all};
-pub use condition::{Condition, Fired, Wait};
-pub use interest::Interest;
+pub use condition::{Condition, ConditionWait, Fired};

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV
 /// `(host, port)` pair, or a list of addresses.
 ///
 /// Like std's `ToSocketAddrs`, but a host name is resolved on xiio's thread
-/// pool ([`in_thread`](crate::in_thread)), never on the runtime's thread.
+/// pool ([`run_blocking`](crate::thread::run_blocking)), never on the runtime's thread.
 /// Addresses written as numbers (`"127.0.0.1:8080"`, `"[::1]:8080"`) are
 /// parsed at once, with no thread involved.
 ///
@@ -58,10 +58,13 @@ pub(crate) async fn resolve(addrs: &(impl ToSocketAddrs + ?Sized)) -> io::Result
     match addrs.to_addrs() {
         Addrs::Known(addrs) => Ok(addrs),
         Addrs::HostPort(host_port) => {
-            crate::in_thread(move || Ok(host_port.to_socket_addrs()?.collect())).await
+            crate::thread::run_blocking(move || Ok(host_port.to_socket_addrs()?.collect())).await
         }
         Addrs::Host(host, port) => {
-            crate::in_thread(move || Ok((host.as_str(), port).to_socket_addrs()?.collect())).await
+            crate::thread::run_blocking(move || {
+                Ok((host.as_str(), port).to_socket_addrs()?.collect())
+            })
+            .await
         }
     }
 }

@@ -17,7 +17,9 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use super::addrs::resolve;
 use super::{TcpStream, ToSocketAddrs};
-use crate::{Async, Sleep, TaskGroup};
+use crate::TaskGroup;
+use crate::io::Async;
+use crate::time::Sleep;
 
 /// The RFC 8305 "Connection Attempt Delay": how long an attempt runs alone
 /// before the next one starts beside it.
@@ -205,10 +207,10 @@ impl Race {
             if self.winner.borrow().is_some() || until(self) {
                 return Poll::Ready(());
             }
-            if let Some(sleep) = &mut sleep {
-                if sleep.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
-                }
+            if let Some(sleep) = &mut sleep
+                && sleep.as_mut().poll(cx).is_ready()
+            {
+                return Poll::Ready(());
             }
             *self.waker.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
@@ -231,7 +233,7 @@ pub(crate) async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         Err(e) => return Err(e.into()),
     }
     // From here on, dropping (cancelling) the attempt closes the socket.
-    let io = Async::new_nonblocking(std::net::TcpStream::from(socket));
+    let io = Async::new_nonblocking(std::net::TcpStream::from(socket))?;
     // The connect is done when the socket turns writable; then `SO_ERROR`
     // says how it went.
     io.write_with(|stream| {

@@ -45,7 +45,7 @@
 //! # Ok::<_, std::io::Error>(())
 //! ```
 //!
-//! [`Async`]: crate::Async
+//! [`Async`]: crate::io::Async
 
 mod addrs;
 mod connect;

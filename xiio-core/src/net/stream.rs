@@ -21,8 +21,8 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
-use crate::Async;
-use crate::fd::source::Direction;
+use crate::io::Async;
+use crate::reactor::Direction;
 
 /// A stream socket type, and whether a short read or write on it proves the
 /// kernel's buffer drained or full (see the module docs).

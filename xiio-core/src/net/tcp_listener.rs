@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use rustix::net::{AddressFamily, SocketFlags, SocketType, sockopt};
 
 use super::TcpStream;
-use crate::Async;
+use crate::io::Async;
 
 /// The backlog of [`TcpListener::bind`]: how many connections the kernel
 /// completes and queues for `accept` (as tokio's; Linux caps it at
@@ -183,7 +183,7 @@ fn accept(listener: &std::net::TcpListener) -> io::Result<(TcpStream, SocketAddr
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let (fd, peer) = rustix::net::acceptfrom_with(listener, flags)?;
     let stream = TcpStream {
-        io: Async::new_nonblocking(std::net::TcpStream::from(fd)),
+        io: Async::new_nonblocking(std::net::TcpStream::from(fd))?,
     };
     let peer = match peer.map(SocketAddr::try_from) {
         Some(Ok(peer)) => peer,
@@ -325,7 +325,7 @@ impl ListenOptions {
         let backlog = i32::try_from(self.backlog).unwrap_or(i32::MAX);
         rustix::net::listen(&socket, backlog)?;
         Ok(TcpListener {
-            io: Async::new_nonblocking(std::net::TcpListener::from(socket)),
+            io: Async::new_nonblocking(std::net::TcpListener::from(socket))?,
         })
     }
 }

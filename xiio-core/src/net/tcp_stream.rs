@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use super::stream::{self, impl_stream_traits};
 use super::{TcpConnector, ToSocketAddrs};
-use crate::Async;
+use crate::io::Async;
 
 /// A TCP connection, read and written without blocking.
 ///

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use crate::Async;
+use crate::io::Async;
 
 /// A UDP socket, sending and receiving datagrams without blocking.
 ///

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use crate::Async;
+use crate::io::Async;
 
 /// A Unix datagram socket, sending and receiving without blocking: the
 /// local-machine counterpart of [`UdpSocket`](super::UdpSocket). All
@@ -57,10 +57,12 @@ impl UnixDatagram {
     pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::DGRAM, flags, None)?;
-        let wrap = |fd: std::os::fd::OwnedFd| UnixDatagram {
-            io: Async::new_nonblocking(fd.into()),
+        let wrap = |fd: std::os::fd::OwnedFd| -> io::Result<UnixDatagram> {
+            Ok(UnixDatagram {
+                io: Async::new_nonblocking(fd.into())?,
+            })
         };
-        Ok((wrap(a), wrap(b)))
+        Ok((wrap(a)?, wrap(b)?))
     }
 
     /// Sets the default destination of [`send`](UnixDatagram::send) and the

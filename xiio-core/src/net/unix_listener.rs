@@ -12,7 +12,7 @@ use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::UnixStream;
 use super::unix_stream::to_rustix;
-use crate::Async;
+use crate::io::Async;
 
 /// The backlog of a Unix listener, as for TCP.
 const BACKLOG: i32 = 1024;
@@ -118,7 +118,7 @@ fn listen(addr: &SocketAddrUnix) -> io::Result<UnixListener> {
     rustix::net::bind(&socket, addr)?;
     rustix::net::listen(&socket, BACKLOG)?;
     Ok(UnixListener {
-        io: Async::new_nonblocking(socket.into()),
+        io: Async::new_nonblocking(socket.into())?,
     })
 }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::stream::{self, impl_stream_traits};
-use crate::Async;
+use crate::io::Async;
 
 /// A connection over a Unix stream socket, read and written without
 /// blocking: the local-machine counterpart of
@@ -101,13 +101,16 @@ impl UnixStream {
     pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
         let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
         let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
-        Ok((UnixStream::from_fd(a.into()), UnixStream::from_fd(b.into())))
+        Ok((
+            UnixStream::from_fd(a.into())?,
+            UnixStream::from_fd(b.into())?,
+        ))
     }
 
-    fn from_fd(stream: std::os::unix::net::UnixStream) -> UnixStream {
-        UnixStream {
-            io: Async::new_nonblocking(stream),
-        }
+    fn from_fd(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: Async::new_nonblocking(stream)?,
+        })
     }
 
     /// Wraps a connected std stream, switching it to non-blocking mode.
@@ -193,11 +196,11 @@ impl UnixStream {
 
 /// A non-blocking connect to `addr`.
 async fn connect(addr: &SocketAddrUnix) -> io::Result<UnixStream> {
-    crate::runtime::assert_inside("xiio::net::UnixStream::connect");
+    crate::task::context::reactor();
     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
     let socket = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
     rustix::net::connect(&socket, addr)?;
-    Ok(UnixStream::from_fd(socket.into()))
+    UnixStream::from_fd(socket.into())
 }
 
 /// A std Unix address as rustix takes it.

@@ -6,10 +6,8 @@
 //! read concurrently with each other while the child runs. A cancelled
 //! `run_process` terminates the child (SIGTERM, then SIGKILL after a grace
 //! period) in a cleanup future handed to the innermost task group
-//! (`try_finally::adopt`), which reaps it: no zombie is left behind.
+//! (`task::adopt`), which reaps it: no zombie is left behind.
 
-use std::error::Error;
-use std::fmt;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, OwnedFd};
@@ -26,9 +24,9 @@ use rustix::time::{
     timerfd_settime,
 };
 
-use crate::fd::ready;
-use crate::runtime::OutsideWork;
-use crate::{Async, Condition, Interest};
+use crate::io::{Async, Condition, Interest, ready};
+use crate::reactor::OutsideWork;
+use crate::task::context;
 
 /// How long a cancelled child gets between SIGTERM and SIGKILL.
 ///
@@ -56,14 +54,14 @@ const CHUNK: usize = 64 * 1024;
 /// open delays it).
 ///
 /// A non-zero exit status is not an error here: check
-/// [`Output::status`], or pass the output to [`check_status`].
+/// [`Output::status`], or pass the output to [`check_status`](super::check_status).
 ///
 /// **Cancellation.** If this future is dropped while the child runs (a
 /// [`timeout`](crate::timeout), a failing sibling in a
 /// [`TaskGroup`](crate::TaskGroup)), the child gets SIGTERM at once, and
 /// SIGKILL if it has not exited 1 second later; then it is reaped. That
 /// happens in a cleanup that the enclosing task group (or `xiio::run`)
-/// awaits before it returns, like a [`try_finally`](crate::try_finally)
+/// awaits before it returns, like a [`try_finally`](crate::task::try_finally)
 /// cleanup, so the group ends only once the child is gone. Only the child
 /// is signalled, not processes it started itself, unless it leads a
 /// process group of its own (`CommandExt::process_group(0)`): then the
@@ -84,7 +82,7 @@ const CHUNK: usize = 64 * 1024;
 /// use std::process::{Command, Stdio};
 ///
 /// xiio::run(async {
-///     let output = xiio::run_process(
+///     let output = xiio::process::run_process(
 ///         Command::new("sh")
 ///             .args(["-c", "echo Hello World"])
 ///             .stdout(Stdio::piped()),
@@ -110,7 +108,7 @@ const CHUNK: usize = 64 * 1024;
 pub async fn run_process(cmd: &mut Command) -> io::Result<Output> {
     // Before spawning: outside xiio::run this panics with a clear message
     // instead of leaving a child behind.
-    crate::runtime::assert_inside("xiio::run_process");
+    let reactor = context::reactor();
     let mut child = cmd.spawn()?;
     drop(child.stdin.take());
     let stdout = child.stdout.take().map(OwnedFd::from);
@@ -124,7 +122,7 @@ pub async fn run_process(cmd: &mut Command) -> io::Result<Output> {
     };
     // In flight until it exits (its pidfd turns readable).
     let exited = pidfd.clone();
-    let work = OutsideWork::begin("xiio::run_process", Rc::new(move || !readable_now(&exited)));
+    let work = OutsideWork::new(&reactor, Rc::new(move || !readable_now(&exited)));
     // A child that leads a process group of its own (Command's
     // `process_group(0)`) is cancelled with its whole group.
     let pid = Pid::from_child(&child);
@@ -135,7 +133,7 @@ pub async fn run_process(cmd: &mut Command) -> io::Result<Output> {
         group,
         work: Some(work),
     };
-    let captured = crate::gather([read_to_end(stdout), read_to_end(stderr)]).await?;
+    let captured = crate::task::gather([read_to_end(stdout), read_to_end(stderr)]).await?;
     let [stdout, stderr] = <[Vec<u8>; 2]>::try_from(captured).expect("two pipes read");
     let status = running.wait().await?;
     Ok(Output {
@@ -191,7 +189,7 @@ impl Running {
                 self.child = None;
                 return Ok(status);
             }
-            ready(pidfd.as_fd(), Interest::READABLE, "xiio::run_process").await?;
+            ready(pidfd.as_fd(), Interest::READABLE).await?;
         }
     }
 }
@@ -213,7 +211,7 @@ impl Drop for Running {
         }
         let work = self.work.take();
         let mut reaper = Reaper(Some(child), self.group);
-        crate::task::try_finally::adopt(Box::pin(async move {
+        crate::task::adopt(Box::pin(async move {
             let _work = work;
             reaper.terminate(pidfd).await;
         }));
@@ -240,7 +238,7 @@ impl Reaper {
         };
         if !exited {
             let _ = pidfd_send_signal(&pidfd, Signal::KILL);
-            let _ = ready(pidfd.as_fd(), Interest::READABLE, "xiio::run_process").await;
+            let _ = ready(pidfd.as_fd(), Interest::READABLE).await;
         }
         if let Some(group) = self.1 {
             // What is left of the group goes too. Before the reap: the
@@ -307,160 +305,3 @@ fn grace_timer() -> io::Result<OwnedFd> {
     )?;
     Ok(timer)
 }
-
-/// Turns a failed exit status into an error: `Ok(output)` if the process
-/// exited with status 0, else an [`io::Error`] whose message gives the
-/// exit status and the end of stderr. The Rust form of the Python
-/// original's `check=True`.
-///
-/// The error's inner value is a [`ProcessError`] that holds the whole
-/// [`Output`] (`io::Error::into_inner` and `downcast` get it back).
-///
-/// # Examples
-///
-/// ```
-/// use std::process::{Command, Stdio};
-///
-/// xiio::run(async {
-///     let ok = xiio::run_process(&mut Command::new("true")).await?;
-///     assert!(xiio::check_status(ok).is_ok());
-///
-///     let failed = xiio::run_process(
-///         Command::new("sh")
-///             .args(["-c", "echo 'no such thing' >&2; exit 3"])
-///             .stderr(Stdio::piped()),
-///     )
-///     .await?;
-///     let err = xiio::check_status(failed).unwrap_err();
-///     assert_eq!(
-///         err.to_string(),
-///         "process failed with exit status: 3; stderr: no such thing"
-///     );
-///     let err = err.into_inner().unwrap().downcast::<xiio::ProcessError>().unwrap();
-///     assert_eq!(err.status().code(), Some(3));
-///     Ok::<_, std::io::Error>(())
-/// })?;
-/// # Ok::<_, std::io::Error>(())
-/// ```
-pub fn check_status(output: Output) -> io::Result<Output> {
-    if output.status.success() {
-        Ok(output)
-    } else {
-        Err(io::Error::other(ProcessError { output }))
-    }
-}
-
-/// The error of [`check_status`]: a process that did not exit with status
-/// 0, with everything it printed.
-///
-/// Its message gives the exit status (or the signal that killed the
-/// process) and at most the last 1000 characters of stderr.
-///
-/// # Examples
-///
-/// ```
-/// use std::process::Command;
-///
-/// xiio::run(async {
-///     let output = xiio::run_process(&mut Command::new("false")).await?;
-///     let err = xiio::check_status(output).unwrap_err();
-///     let failure: &xiio::ProcessError = err.get_ref().unwrap().downcast_ref().unwrap();
-///     assert_eq!(failure.status().code(), Some(1));
-///     assert_eq!(failure.to_string(), "process failed with exit status: 1");
-///     Ok::<_, std::io::Error>(())
-/// })?;
-/// # Ok::<_, std::io::Error>(())
-/// ```
-#[derive(Debug)]
-pub struct ProcessError {
-    /// What the process left: status, stdout and stderr.
-    output: Output,
-}
-
-impl ProcessError {
-    /// How the process ended.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::process::{Command, Stdio};
-    ///
-    /// xiio::run(async {
-    ///     let mut cmd = Command::new("sh");
-    ///     cmd.args(["-c", "echo half done; exit 4"]).stdout(Stdio::piped());
-    ///     let err = xiio::check_status(xiio::run_process(&mut cmd).await?).unwrap_err();
-    ///     let failure = err.into_inner().unwrap().downcast::<xiio::ProcessError>().unwrap();
-    ///     assert_eq!(failure.status().code(), Some(4));
-    ///     Ok::<_, std::io::Error>(())
-    /// })?;
-    /// # Ok::<_, std::io::Error>(())
-    /// ```
-    pub fn status(&self) -> ExitStatus {
-        self.output.status
-    }
-
-    /// The process's status and captured output.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::process::{Command, Stdio};
-    ///
-    /// xiio::run(async {
-    ///     let mut cmd = Command::new("sh");
-    ///     cmd.args(["-c", "echo half done; exit 4"]).stdout(Stdio::piped());
-    ///     let err = xiio::check_status(xiio::run_process(&mut cmd).await?).unwrap_err();
-    ///     let failure = err.into_inner().unwrap().downcast::<xiio::ProcessError>().unwrap();
-    ///     assert_eq!(failure.output().stdout, b"half done\n");
-    ///     Ok::<_, std::io::Error>(())
-    /// })?;
-    /// # Ok::<_, std::io::Error>(())
-    /// ```
-    pub fn output(&self) -> &Output {
-        &self.output
-    }
-
-    /// The process's status and captured output, by value.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use std::process::{Command, Stdio};
-    ///
-    /// xiio::run(async {
-    ///     let mut cmd = Command::new("sh");
-    ///     cmd.args(["-c", "echo half done; exit 4"]).stdout(Stdio::piped());
-    ///     let err = xiio::check_status(xiio::run_process(&mut cmd).await?).unwrap_err();
-    ///     let failure = err.into_inner().unwrap().downcast::<xiio::ProcessError>().unwrap();
-    ///     let output = failure.into_output();
-    ///     assert_eq!(String::from_utf8(output.stdout).unwrap(), "half done\n");
-    ///     Ok::<_, std::io::Error>(())
-    /// })?;
-    /// # Ok::<_, std::io::Error>(())
-    /// ```
-    pub fn into_output(self) -> Output {
-        self.output
-    }
-}
-
-/// The most characters of stderr an error message shows (its end).
-const STDERR_EXCERPT: usize = 1000;
-
-impl fmt::Display for ProcessError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "process failed with {}", self.output.status)?;
-        let stderr = String::from_utf8_lossy(&self.output.stderr);
-        let stderr = stderr.trim();
-        if stderr.is_empty() {
-            return Ok(());
-        }
-        match stderr.char_indices().rev().nth(STDERR_EXCERPT - 1) {
-            Some((start, _)) if start > 0 => {
-                write!(f, "; stderr (end): ...{}", &stderr[start..])
-            }
-            _ => write!(f, "; stderr: {stderr}"),
-        }
-    }
-}
-
-impl Error for ProcessError {}

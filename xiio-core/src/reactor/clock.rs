@@ -3,12 +3,12 @@
 use std::cell::Cell;
 use std::time::Instant;
 
-/// Where `xiio::now()` reads the time.
+/// Where `xiio::time::now()` reads the time.
 ///
-/// A mock clock stands still while any task can make progress. The run loop
-/// moves it forward (see `Runtime::park`) only when no task is woken, no fd
-/// is ready right now and no outside work (thread-pool jobs, child
-/// processes) is in flight: then it jumps straight to the next deadline.
+/// A mock clock stands still while any task can make progress; the mock
+/// clock's park strategy (in `xiio::testing`) moves it forward when no task
+/// is woken, no fd is ready right now and no outside work is in flight:
+/// then it jumps straight to the next deadline.
 pub(crate) struct Clock {
     /// The virtual time, or `None` for the real clock.
     mock: Option<Cell<Instant>>,
@@ -28,11 +28,6 @@ impl Clock {
             Some(t) => t.get(),
             None => Instant::now(),
         }
-    }
-
-    /// True for a mock clock.
-    pub(crate) fn is_mock(&self) -> bool {
-        self.mock.is_some()
     }
 
     /// Moves a mock clock forward to `t` (never backward).

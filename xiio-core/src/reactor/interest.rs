@@ -3,13 +3,14 @@
 use std::fmt;
 use std::ops::BitOr;
 
-/// What a task waits for on an fd, and what a [`Condition`](crate::Condition)
+/// What a task waits for on an fd, and what a
+/// [`Condition`](crate::io::Condition)
 /// reports as fired.
 ///
 /// # Examples
 ///
 /// ```
-/// use xiio::Interest;
+/// use xiio::io::Interest;
 ///
 /// let both = Interest::READABLE | Interest::WRITABLE;
 /// assert!(both.is_readable() && both.is_writable());

@@ -3,9 +3,9 @@
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::task::Wake;
 
-/// Wakes the thread that runs `xiio::run`.
+/// Wakes the thread that runs `xiio::run`: the waker of the root future.
 ///
-/// Every waker in xiio ends here: a child's waker queues the child in its
+/// Every waker of a task ends here: a child's waker queues the child in its
 /// group and wakes the group's parent, and so on up to this one. Waking it
 /// from the runtime's own thread is two atomic operations; from another
 /// thread, while the runtime sleeps in `epoll_wait`, it also writes to the
@@ -23,10 +23,11 @@ pub(crate) struct Notifier {
 }
 
 impl Notifier {
-    /// A notifier that starts woken, so the root is polled once at start.
+    /// A notifier not woken yet (the run loop polls the root once at
+    /// start anyway).
     pub(crate) fn new(waker: mio::Waker) -> Notifier {
         Notifier {
-            woken: AtomicBool::new(true),
+            woken: AtomicBool::new(false),
             sleeping: AtomicBool::new(false),
             waker,
         }

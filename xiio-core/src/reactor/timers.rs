@@ -19,13 +19,13 @@
 //!   millisecond at hand (and the few beyond the wheel's two-year reach),
 //!   so it stays small.
 
-use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::num::NonZeroU64;
 use std::task::Waker;
 use std::time::Instant;
 
 use slab::Slab;
+
+use super::{Reactor, ReactorId};
 
 /// Bits of a wheel level: 64 slots per level.
 const BITS: u32 = 6;
@@ -35,13 +35,13 @@ const SLOTS: usize = 1 << BITS;
 const LEVELS: usize = 6;
 
 /// One timer.
-pub(crate) struct TimerEntry {
-    /// Its id, unique on this thread (slab keys are reused).
-    id: NonZeroU64,
+struct TimerEntry {
+    /// Its id in this reactor, in creation order (slab keys are reused).
+    id: u64,
     /// When it fires.
-    pub(crate) deadline: Instant,
+    deadline: Instant,
     /// Whom to wake when it fires; `None` once it fired.
-    pub(crate) waker: Option<Waker>,
+    waker: Option<Waker>,
     /// Where a pending timer is.
     place: Place,
 }
@@ -55,35 +55,8 @@ enum Place {
     Wheel { slot: u16, pos: u32 },
 }
 
-/// Where a timer lives.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TimerKey {
-    /// Its slab key.
-    index: usize,
-    /// Its id, to tell it from a later timer under the same slab key, and
-    /// from a timer of another runtime that ran on this thread before (ids
-    /// are unique per thread, so a `Timer` needs no runtime id, and
-    /// `Option<Timer>` is two words).
-    id: NonZeroU64,
-}
-
-thread_local! {
-    /// The last timer id handed out on this thread.
-    static LAST_TIMER: Cell<u64> = const { Cell::new(0) };
-}
-
-/// A timer id, unique on this thread and increasing (so timers with equal
-/// deadlines fire in the order they were made).
-fn next_timer_id() -> NonZeroU64 {
-    LAST_TIMER.with(|last| {
-        let id = last.get() + 1;
-        last.set(id);
-        NonZeroU64::new(id).expect("timer ids start at 1")
-    })
-}
-
 /// The timers of one reactor.
-pub(crate) struct Timers {
+pub(super) struct Timers {
     /// Live timers (pending or fired, until their `Timer` is dropped).
     entries: Slab<TimerEntry>,
     /// Millisecond 0 of the wheel.
@@ -92,18 +65,20 @@ pub(crate) struct Timers {
     /// millisecond or before is in `near`.
     elapsed: u64,
     /// The slab keys of the timers the wheel reached, by `(deadline, id)`.
-    near: BTreeMap<(Instant, NonZeroU64), usize>,
+    near: BTreeMap<(Instant, u64), usize>,
     /// The wheel: `LEVELS * SLOTS` lists of slab keys.
     slots: Vec<Vec<usize>>,
     /// Per level, a bit per slot whose list is not empty.
     occupied: [u64; LEVELS],
     /// Timers in the wheel.
     in_wheel: usize,
+    /// The id of the next timer.
+    next_id: u64,
 }
 
 impl Timers {
     /// No timers; the wheel starts at `origin`.
-    pub(crate) fn new(origin: Instant) -> Timers {
+    pub(super) fn new(origin: Instant) -> Timers {
         Timers {
             entries: Slab::new(),
             origin,
@@ -112,6 +87,7 @@ impl Timers {
             slots: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; LEVELS],
             in_wheel: 0,
+            next_id: 0,
         }
     }
 
@@ -126,9 +102,10 @@ impl Timers {
             .saturating_add(u64::from(since.subsec_millis()))
     }
 
-    /// Adds a timer that wakes `waker` at `deadline`.
-    pub(crate) fn add(&mut self, deadline: Instant, waker: &Waker) -> TimerKey {
-        let id = next_timer_id();
+    /// Adds a timer that wakes `waker` at `deadline`; its key.
+    fn add(&mut self, deadline: Instant, waker: &Waker) -> usize {
+        let id = self.next_id;
+        self.next_id += 1;
         let index = self.entries.insert(TimerEntry {
             id,
             deadline,
@@ -136,7 +113,7 @@ impl Timers {
             place: Place::Near,
         });
         self.place(index);
-        TimerKey { index, id }
+        index
     }
 
     /// Puts the pending timer at `index` where it belongs now.
@@ -166,27 +143,16 @@ impl Timers {
         };
     }
 
-    /// The live timer under `key`.
-    pub(crate) fn get_mut(&mut self, key: TimerKey) -> Option<&mut TimerEntry> {
-        self.entries.get_mut(key.index).filter(|t| t.id == key.id)
-    }
-
     /// Removes a timer (fired or not).
-    pub(crate) fn remove(&mut self, key: TimerKey) {
-        let Some(entry) = self.get_mut(key) else {
-            return;
-        };
+    fn remove(&mut self, key: usize) {
+        let entry = self.entries.remove(key);
         if entry.waker.is_some() {
             // Not fired yet: it is in the set or the wheel.
             match entry.place {
-                Place::Near => {
-                    let deadline = entry.deadline;
-                    self.near.remove(&(deadline, key.id));
-                }
+                Place::Near => drop(self.near.remove(&(entry.deadline, entry.id))),
                 Place::Wheel { slot, pos } => self.unlink(slot as usize, pos as usize),
             }
         }
-        self.entries.remove(key.index);
     }
 
     /// Takes the timer at `pos` out of the wheel's `slot`.
@@ -242,7 +208,7 @@ impl Timers {
     /// once `fire` ran: the earliest deadline if the set has it, else the
     /// start of the wheel's earliest slot (waking there moves the slot's
     /// timers down; at most one early wake per level).
-    pub(crate) fn next_wakeup(&self) -> Option<Instant> {
+    pub(super) fn next_wakeup(&self) -> Option<Instant> {
         let near = self.near.first_key_value().map(|(k, _)| k.0);
         let wheel = self
             .earliest_slot()
@@ -256,7 +222,7 @@ impl Timers {
     /// The earliest pending deadline, exactly, for a mock clock about to
     /// jump to it. Moves the wheel on to it (which changes no timer's
     /// deadline or order; the clock's jump follows).
-    pub(crate) fn next_deadline(&mut self) -> Option<Instant> {
+    pub(super) fn next_deadline(&mut self) -> Option<Instant> {
         loop {
             let near = self.near.first_key_value().map(|(k, _)| k.0);
             match (near, self.earliest_slot()) {
@@ -271,7 +237,7 @@ impl Timers {
 
     /// Takes the wakers of the timers due at `now` (in deadline order, then
     /// creation order) into `to_wake`.
-    pub(crate) fn fire(&mut self, now: Instant, to_wake: &mut Vec<Waker>) {
+    pub(super) fn fire(&mut self, now: Instant, to_wake: &mut Vec<Waker>) {
         self.advance_to(self.tick(now));
         // "Due" includes a deadline equal to now: a sleep of zero is due at
         // once, and a mock clock that jumped to a deadline fires it.
@@ -286,13 +252,58 @@ impl Timers {
     }
 
     /// Live timers, and how many of them are pending.
-    pub(crate) fn counts(&self) -> (usize, usize) {
+    pub(super) fn counts(&self) -> (usize, usize) {
         (self.entries.len(), self.near.len() + self.in_wheel)
     }
+}
 
-    /// Every live timer.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = &TimerEntry> {
-        self.entries.iter().map(|(_, entry)| entry)
+/// A timer in one reactor, which wakes a task at its deadline; removed
+/// when dropped.
+#[derive(Debug)]
+pub(crate) struct Timer {
+    /// The reactor it lives in.
+    reactor: ReactorId,
+    /// Its key in the reactor's timers.
+    key: usize,
+}
+
+impl Timer {
+    /// A timer in `reactor` that wakes `waker` at `deadline`.
+    pub(crate) fn new(reactor: &Reactor, deadline: Instant, waker: &Waker) -> Timer {
+        let key = reactor.timers.borrow_mut().add(deadline, waker);
+        Timer {
+            reactor: reactor.id,
+            key,
+        }
+    }
+
+    /// True if it lives in `reactor`.
+    pub(crate) fn is_in(&self, reactor: &Reactor) -> bool {
+        self.reactor == reactor.id
+    }
+
+    /// True once it fired (its deadline passed on the reactor's clock; a
+    /// woken sleep knows it is done without reading the clock); otherwise
+    /// `waker` is the one it wakes. `reactor` is the one it lives in.
+    pub(crate) fn fired(&self, reactor: &Reactor, waker: &Waker) -> bool {
+        let mut timers = reactor.timers.borrow_mut();
+        match &mut timers.entries[self.key].waker {
+            None => true,
+            Some(old) => {
+                if !old.will_wake(waker) {
+                    *old = waker.clone();
+                }
+                false
+            }
+        }
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        if let Some(reactor) = Reactor::of(self.reactor) {
+            reactor.timers.borrow_mut().remove(self.key);
+        }
     }
 }
 
@@ -348,7 +359,7 @@ mod tests {
         let mut timers = Timers::new(origin);
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut model: BTreeSet<(Instant, u64)> = BTreeSet::new();
-        let mut live: Vec<(TimerKey, Instant, u64)> = Vec::new();
+        let mut live: Vec<(usize, Instant, u64)> = Vec::new();
         let mut to_wake = Vec::new();
         for _ in 0..20_000 {
             match rng.below(10) {
@@ -357,8 +368,8 @@ mod tests {
                     let waker = Waker::from(Arc::new(Recorder(0, log.clone())));
                     let key = timers.add(deadline, &waker);
                     // Rewire the waker to log the timer's id.
-                    let tag = key.id.get();
-                    timers.get_mut(key).unwrap().waker =
+                    let tag = timers.entries[key].id;
+                    timers.entries[key].waker =
                         Some(Waker::from(Arc::new(Recorder(tag, log.clone()))));
                     model.insert((deadline, tag));
                     live.push((key, deadline, tag));
@@ -403,7 +414,7 @@ mod tests {
                         model.remove(item);
                     }
                     live.retain(|&(key, ..)| {
-                        let pending = timers.get_mut(key).unwrap().waker.is_some();
+                        let pending = timers.entries[key].waker.is_some();
                         if !pending {
                             timers.remove(key);
                         }

@@ -31,41 +31,9 @@ use std::task::{Context, Poll};
 use signal_hook::iterator::backend::SignalDelivery;
 use signal_hook::iterator::exfiltrator::SignalOnly;
 
-use crate::Interest;
-use crate::runtime;
-use crate::runtime::registration::FdWaiter;
-
-/// Signal numbers and names, so that users of [`subscribe_signals`] depend
-/// on `xiio` alone.
-///
-/// The constants are those of the platform (through signal-hook and libc).
-///
-/// # Examples
-///
-/// ```
-/// use xiio::signal::{self, SIGINT, SIGTERM};
-///
-/// assert_eq!(signal::name(SIGINT), Some("SIGINT"));
-/// assert_ne!(SIGINT, SIGTERM);
-/// ```
-pub mod signal {
-    use std::ffi::c_int;
-
-    pub use signal_hook::consts::signal::*;
-
-    /// The name of a signal (`"SIGINT"` for [`SIGINT`]), or `None` for a
-    /// number signal-hook does not know.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// assert_eq!(xiio::signal::name(xiio::signal::SIGUSR1), Some("SIGUSR1"));
-    /// assert_eq!(xiio::signal::name(1000), None);
-    /// ```
-    pub fn name(signal: c_int) -> Option<&'static str> {
-        signal_hook::low_level::signal_name(signal)
-    }
-}
+use crate::reactor::{FdWait, Interest};
+use crate::task::context;
+use crate::task::trace::Wait;
 
 /// Starts receiving the given signals: the Rust form of the Python
 /// original's `subscribe_signals(*sigs)`.
@@ -96,10 +64,10 @@ pub mod signal {
 /// use xiio::signal::SIGUSR1;
 ///
 /// xiio::run(async {
-///     let mut signals = xiio::subscribe_signals(&[SIGUSR1])?;
+///     let mut signals = xiio::signal::subscribe_signals(&[SIGUSR1])?;
 ///     // Send ourselves SIGUSR1, as `kill -USR1 <pid>` in a shell would.
 ///     let kill = format!("kill -USR1 {}", std::process::id());
-///     xiio::run_process(Command::new("sh").args(["-c", &kill])).await?;
+///     xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?;
 ///     assert_eq!(signals.recv().await?, SIGUSR1);
 ///     Ok::<_, std::io::Error>(())
 /// })?;
@@ -147,15 +115,15 @@ fn check_signal(signal: c_int) -> io::Result<()> {
     if !(1..128).contains(&signal) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("xiio::subscribe_signals: {signal} is not a signal number"),
+            format!("xiio::signal::subscribe_signals: {signal} is not a signal number"),
         ));
     }
     if signal_hook::consts::FORBIDDEN.contains(&signal) {
-        let name = signal::name(signal).unwrap_or("this signal");
+        let name = super::name(signal).unwrap_or("this signal");
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "xiio::subscribe_signals: {name} cannot be subscribed to: it cannot be caught, \
+                "xiio::signal::subscribe_signals: {name} cannot be subscribed to: it cannot be caught, \
                  or only a faulting instruction raises it"
             ),
         ));
@@ -184,10 +152,10 @@ fn check_signal(signal: c_int) -> io::Result<()> {
 /// use xiio::signal::SIGUSR2;
 ///
 /// xiio::run(async {
-///     let mut signals = xiio::subscribe_signals(&[SIGUSR2])?;
+///     let mut signals = xiio::signal::subscribe_signals(&[SIGUSR2])?;
 ///     let kill = format!("kill -USR2 {}", std::process::id());
 ///     for _ in 0..3 {
-///         xiio::run_process(Command::new("sh").args(["-c", &kill])).await?;
+///         xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?;
 ///     }
 ///     // Three SIGUSR2 before anyone looked: reported once.
 ///     assert_eq!(signals.recv().await?, SIGUSR2);
@@ -198,11 +166,11 @@ fn check_signal(signal: c_int) -> io::Result<()> {
 /// # Ok::<_, std::io::Error>(())
 /// ```
 pub struct Signals {
-    /// The wait on the socket's read end while `recv` is pending, with the
-    /// id of the runtime it is registered in (a `Signals` may outlive one
-    /// `xiio::run` and be used in the next). Declared first so it is
-    /// dropped before the socket is closed.
-    waiter: Option<(u64, FdWaiter)>,
+    /// The wait on the socket's read end while `recv` is pending (in the
+    /// runtime that polls it: a `Signals` may outlive one `xiio::run` and
+    /// be used in the next). Declared first so it is dropped before the
+    /// socket is closed.
+    waiter: Option<FdWait>,
     /// signal-hook's registration: the socket pair, the per-signal flags,
     /// and the actions (unregistered when dropped).
     delivery: SignalDelivery<UnixStream, SignalOnly>,
@@ -226,9 +194,9 @@ impl Signals {
     /// use xiio::signal::{SIGHUP, SIGWINCH};
     ///
     /// xiio::run(async {
-    ///     let mut signals = xiio::subscribe_signals(&[SIGHUP, SIGWINCH])?;
+    ///     let mut signals = xiio::signal::subscribe_signals(&[SIGHUP, SIGWINCH])?;
     ///     let kill = format!("kill -WINCH {}", std::process::id());
-    ///     xiio::run_process(Command::new("sh").args(["-c", &kill])).await?;
+    ///     xiio::process::run_process(Command::new("sh").args(["-c", &kill])).await?;
     ///     match signals.recv().await? {
     ///         SIGHUP => println!("reload the configuration"),
     ///         SIGWINCH => println!("the terminal was resized"),
@@ -270,7 +238,7 @@ impl Signals {
     /// use std::task::Poll;
     ///
     /// xiio::run(async {
-    ///     let mut signals = xiio::subscribe_signals(&[xiio::signal::SIGALRM])?;
+    ///     let mut signals = xiio::signal::subscribe_signals(&[xiio::signal::SIGALRM])?;
     ///     // Nothing has arrived: the first poll is pending.
     ///     let first = poll_fn(|cx| Poll::Ready(signals.poll_recv(cx).is_pending())).await;
     ///     assert!(first);
@@ -295,31 +263,16 @@ impl Signals {
                 continue;
             }
             let fd = self.delivery.get_read().as_raw_fd();
-            let waiter = &mut self.waiter;
-            let ready = runtime::with("xiio::Signals::recv", |rt| {
-                if waiter.as_ref().is_some_and(|(id, _)| *id != rt.id) {
-                    *waiter = None; // registered in an earlier runtime
+            let reactor = context::reactor();
+            match FdWait::poll(&mut self.waiter, &reactor, fd, Interest::READABLE, cx) {
+                Poll::Pending => {
+                    context::trace_wait(|| Wait::Fd(fd, Interest::READABLE));
+                    return Poll::Pending;
                 }
-                let (_, w) = match waiter {
-                    Some(w) => w,
-                    None => waiter.insert((
-                        rt.id,
-                        FdWaiter::new(rt, fd, Interest::READABLE, cx.waker())?,
-                    )),
-                };
-                if w.fired(rt, Interest::READABLE).is_empty() {
-                    w.set_waker(rt, cx.waker());
-                    Ok(false)
-                } else {
-                    Ok::<_, io::Error>(true)
-                }
-            });
-            match ready {
-                Ok(false) => return Poll::Pending,
                 // Readable: look at the flags again, with a fresh wait next
                 // time (a registration reports readiness once).
-                Ok(true) => self.waiter = None,
-                Err(e) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => self.waiter = None,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
             }
         }
     }
@@ -339,7 +292,7 @@ impl Signals {
 /// # xiio::run(async {
 /// xiio::task_group!(|tg| {
 ///     let server = tg.add_task(async { /* serve ... */ });
-///     xiio::ctrl_c().await?;
+///     xiio::signal::ctrl_c().await?;
 ///     println!("shutting down");
 ///     server.cancel();
 ///     Ok::<_, std::io::Error>(())
@@ -351,7 +304,7 @@ impl Signals {
 ///
 /// If the subscription cannot be made (no fd left).
 pub async fn ctrl_c() -> io::Result<()> {
-    let mut signals = subscribe_signals(&[signal::SIGINT])?;
+    let mut signals = subscribe_signals(&[super::SIGINT])?;
     signals.recv().await?;
     Ok(())
 }
@@ -411,10 +364,10 @@ impl Entry {
 
     fn release(&mut self) {
         self.live -= 1;
-        if self.live == 0 {
-            if let Some(armed) = &self.restore_default {
-                armed.store(true, Ordering::SeqCst);
-            }
+        if self.live == 0
+            && let Some(armed) = &self.restore_default
+        {
+            armed.store(true, Ordering::SeqCst);
         }
     }
 }

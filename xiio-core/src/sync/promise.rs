@@ -2,7 +2,7 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -12,8 +12,8 @@ use slab::Slab;
 /// A value set once by one task and awaited by any number of tasks, the
 /// Rust form of the Python original's `Future`.
 ///
-/// Clones share the same promise. Awaiting `&promise` waits until it is set
-/// and gives a clone of the value. For a result that may fail, use
+/// Clones share the same promise. [`wait`](Promise::wait) waits until it
+/// is set and gives a clone of the value. For a result that may fail, use
 /// `Promise<Result<T, E>>` (with `E: Clone`, for example `Rc<io::Error>`).
 /// A promise lives on the runtime's thread (it is not `Send`); to hand a
 /// value over from another thread, use a channel such as
@@ -25,14 +25,14 @@ use slab::Slab;
 /// use std::time::Duration;
 ///
 /// xiio::run(async {
-///     let promise = xiio::Promise::new();
+///     let promise = xiio::sync::Promise::new();
 ///     xiio::task_group!(|tg| {
 ///         let setter = promise.clone();
 ///         tg.add_task(async move {
 ///             xiio::sleep(Duration::from_millis(10)).await;
 ///             setter.set("ready").unwrap();
 ///         });
-///         assert_eq!((&promise).await, "ready");
+///         assert_eq!(promise.wait().await, "ready");
 ///         Ok::<_, ()>(())
 ///     })
 /// })
@@ -131,8 +131,7 @@ impl<T> Promise<T> {
         self.inner.value.borrow().clone()
     }
 
-    /// Waits until the value is set and returns a clone of it; the same as
-    /// awaiting `&promise`.
+    /// Waits until the value is set and returns a clone of it.
     pub fn wait(&self) -> PromiseWait<'_, T> {
         PromiseWait {
             promise: self,
@@ -160,15 +159,6 @@ impl<T: fmt::Debug> fmt::Debug for Promise<T> {
         f.debug_tuple("Promise")
             .field(&*self.inner.value.borrow())
             .finish()
-    }
-}
-
-impl<'a, T: Clone> IntoFuture for &'a Promise<T> {
-    type Output = T;
-    type IntoFuture = PromiseWait<'a, T>;
-
-    fn into_future(self) -> PromiseWait<'a, T> {
-        self.wait()
     }
 }
 
@@ -222,65 +212,6 @@ impl<T> Promise<T> {
         if let Some(key) = key {
             self.inner.waiters.borrow_mut().remove(key);
         }
-    }
-}
-
-/// `promise.await` by value, as well as `(&promise).await`: the handle is a
-/// cheap clone of a shared promise, so awaiting it consumes only this
-/// handle.
-///
-/// # Examples
-///
-/// ```
-/// xiio::run(async {
-///     let promise = xiio::Promise::new();
-///     promise.set(7).unwrap();
-///     assert_eq!(promise.await, 7);
-/// });
-/// ```
-impl<T: Clone> IntoFuture for Promise<T> {
-    type Output = T;
-    type IntoFuture = OwnedPromiseWait<T>;
-
-    fn into_future(self) -> OwnedPromiseWait<T> {
-        OwnedPromiseWait {
-            promise: self,
-            key: None,
-        }
-    }
-}
-
-/// The future of awaiting a [`Promise`] by value.
-#[must_use = "futures do nothing unless awaited"]
-pub struct OwnedPromiseWait<T> {
-    /// The promise waited for.
-    promise: Promise<T>,
-    /// This waiter's place among the promise's waiters, once pending.
-    key: Option<usize>,
-}
-
-impl<T: Clone> Future for OwnedPromiseWait<T> {
-    type Output = T;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let this = &mut *self;
-        this.promise.poll_wait(&mut this.key, cx)
-    }
-}
-
-impl<T> Drop for OwnedPromiseWait<T> {
-    fn drop(&mut self) {
-        self.promise.forget_waiter(self.key);
-    }
-}
-
-impl<T> Unpin for OwnedPromiseWait<T> {}
-
-impl<T> fmt::Debug for OwnedPromiseWait<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPromiseWait")
-            .field("key", &self.key)
-            .finish()
     }
 }
 

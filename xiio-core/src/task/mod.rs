@@ -1,33 +1,43 @@
-//! Tasks and their groups: structured concurrency.
+//! Tasks and their groups: structured concurrency, and the context and
+//! policy every task runs under.
 //!
-//! - `task_group.rs`: [`TaskGroup`], which owns its children, polls exactly
-//!   the woken ones, and cancels them all on the first failure.
-//! - `handle.rs`: [`Task`], the handle to one child and its value;
-//!   `next_finished.rs`: [`next_finished`], the next of a set to finish.
-//! - `ready_queue.rs`: per-child wakers and the queue they push to.
-//! - `try_finally.rs`: cleanups that survive cancellation, adopted by the
-//!   innermost group.
-//! - `gather.rs`, `gather_limit.rs`, `race.rs`, `promise.rs`,
-//!   `yield_now.rs`: small tools built on the above.
+//! [`TaskGroup`] and [`Task`] are the core of it (and are at the crate root
+//! as `xiio::TaskGroup` and `xiio::Task`); this module adds the tools built
+//! on them: [`gather`] and [`gather_limit`] (run futures, collect values in
+//! order), [`race`] (the first to finish wins), [`TaskSet`] (values in the
+//! order they come), [`try_finally`] (cleanup that survives cancellation)
+//! and [`yield_now`].
+//!
+//! # Implementation
+//!
+//! - `group.rs`: the group's handle and state, with its state enum;
+//! - `drive.rs`: the future that runs a group: it polls exactly the woken
+//!   children;
+//! - `child.rs`: the future a child runs in, and its handle, [`Task`];
+//! - `queue.rs`: per-child wakers, the queue they push to, and the policy
+//!   it is drained by (the poll budget, the seeded order);
+//! - `cancel.rs`: the one way to cancel, and where cleanups go;
+//! - `context.rs`: the thread-local context of a running runtime;
+//! - `trace.rs`: the hook the testing tools follow the tree through.
 
+mod cancel;
+mod child;
+pub(crate) mod context;
+mod drive;
 mod gather;
-mod gather_limit;
-mod handle;
-mod next_finished;
-mod promise;
+mod group;
+pub(crate) mod queue;
 mod race;
-mod ready_queue;
-mod task_group;
-pub(crate) mod tree;
-pub(crate) mod try_finally;
+mod set;
+pub(crate) mod trace;
+mod try_finally;
 mod yield_now;
 
-pub use gather::gather;
-pub use gather_limit::gather_limit;
-pub use handle::Task;
-pub use next_finished::next_finished;
-pub use promise::{OwnedPromiseWait, Promise, PromiseWait};
+pub(crate) use cancel::{Orphan, Sink, adopt, cancel, run_cleanups};
+pub use child::{Task, TaskOutput};
+pub use gather::{gather, gather_limit};
+pub use group::TaskGroup;
 pub use race::race;
-pub use task_group::{TaskGroup, TaskOutput};
+pub use set::TaskSet;
 pub use try_finally::try_finally;
 pub use yield_now::yield_now;

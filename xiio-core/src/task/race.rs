@@ -5,11 +5,11 @@ use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::IntoFuture;
 
-use crate::TaskGroup;
+use super::TaskGroup;
 
 /// Runs `futs` concurrently and returns the output of the first to finish.
 /// The others are cancelled at their current await point, and `race`
-/// returns only once their [`try_finally`](crate::try_finally) cleanups
+/// returns only once their [`try_finally`](super::try_finally) cleanups
 /// have finished: nothing started by a loser outlives the race.
 ///
 /// That is the difference from `futures::select!` and
@@ -28,14 +28,14 @@ use crate::TaskGroup;
 /// use std::time::Duration;
 ///
 /// xiio::Builder::new().mock_clock(true).run(async {
-///     let start = xiio::now();
+///     let start = xiio::time::now();
 ///     let ms = Duration::from_millis;
-///     let winner = xiio::race([
+///     let winner = xiio::task::race([
 ///         Box::pin(async {
 ///             xiio::sleep(ms(100)).await;
 ///             "fast"
 ///         }) as std::pin::Pin<Box<dyn Future<Output = &str>>>,
-///         Box::pin(xiio::try_finally(
+///         Box::pin(xiio::task::try_finally(
 ///             async {
 ///                 xiio::sleep(ms(300)).await;
 ///                 "slow"
@@ -46,7 +46,7 @@ use crate::TaskGroup;
 ///     .await;
 ///     assert_eq!(winner, "fast");
 ///     // The winner at 100 ms, the loser's cleanup awaited: 150 ms.
-///     assert_eq!(xiio::now() - start, ms(150));
+///     assert_eq!(xiio::time::now() - start, ms(150));
 /// });
 /// ```
 pub async fn race<I>(futs: I) -> <I::Item as IntoFuture>::Output
@@ -58,9 +58,9 @@ where
     let mut runners = 0;
     let Ok(()) = TaskGroup::scope(async |tg| {
         for fut in futs {
-            let (tg, winner) = (tg.clone(), &winner);
+            let winner = &winner;
             runners += 1;
-            tg.clone().add_task(async move {
+            tg.add_task(async move {
                 let output = fut.await;
                 let mut winner = winner.borrow_mut();
                 if winner.is_none() {
@@ -72,7 +72,7 @@ where
         Ok::<_, Infallible>(())
     })
     .await;
-    assert!(runners > 0, "xiio::race needs at least one future");
+    assert!(runners > 0, "xiio::task::race needs at least one future");
     winner
         .into_inner()
         .expect("the group ends once a runner has won")

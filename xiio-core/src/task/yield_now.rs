@@ -25,7 +25,7 @@ use std::task::Poll;
 ///                     let mut v = turns.take();
 ///                     v.push(name);
 ///                     turns.set(v);
-///                     xiio::yield_now().await;
+///                     xiio::task::yield_now().await;
 ///                 }
 ///             });
 ///         }

@@ -1,43 +1,36 @@
-//! `ThreadPool` and `in_thread`: blocking work on other threads, awaited
-//! from a task.
+//! `ThreadPool` and `run_blocking`: blocking work on other threads,
+//! awaited from a task.
 //!
-//! A job is a `'static` closure that owns its data (DESIGN §2, soundness
-//! rule): it may outlive the task that awaits it, because that task can be
-//! cancelled (dropped) or leaked at any await point. The job and its
-//! awaiting future share only a [`Slot`] behind an `Arc`; the worker that
-//! finishes the job stores the result there and calls the stored waker, which
-//! interrupts the runtime's `epoll_wait` from the worker thread.
+//! A job is a `'static` closure that owns its data: it may outlive the task
+//! that awaits it, because that task can be cancelled (dropped) or leaked
+//! at any await point, and nothing may be sound only because a future is
+//! polled to its end. The job and its awaiting future share only a `Slot`
+//! behind an `Arc`; the worker that finishes the job stores the result
+//! there and calls the stored waker, which interrupts the runtime's
+//! `epoll_wait` from the worker thread.
 
 use std::any::Any;
-use std::cell::Cell;
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
+use std::thread::ThreadId;
 
-use crate::runtime::{self, OutsideWork};
+use crate::reactor::OutsideWork;
+use crate::task::context;
+use crate::task::trace::Wait;
 
-/// How many workers the pool of [`in_thread`] starts at most.
+/// How many workers the pool of [`run_blocking`] starts at most.
 ///
-/// Jobs handed to `in_thread` are mostly blocking calls that wait (file
+/// Jobs handed to `run_blocking` are mostly blocking calls that wait (file
 /// I/O, DNS, a blocking library), not computations, so the limit is about
 /// not exhausting the system's threads rather than about cores. Idle
 /// workers exit at once, so the limit costs nothing while unused.
 const DEFAULT_MAX_WORKERS: usize = 64;
-
-/// Distinguishes pools, so a worker can tell its own pool apart (see
-/// `Drop for ThreadPool`).
-static NEXT_POOL_ID: AtomicU64 = AtomicU64::new(1);
-
-thread_local! {
-    /// The id of the pool this thread is a worker of (0: none).
-    static WORKER_OF: Cell<u64> = const { Cell::new(0) };
-}
 
 /// A pool of worker threads that runs blocking closures for async tasks:
 /// the Rust form of the Python original's `ThreadPool(max_workers)`.
@@ -71,8 +64,8 @@ thread_local! {
 /// ```
 /// use std::time::Duration;
 ///
-/// let pool = xiio::ThreadPool::new(2);
-/// let values = xiio::run(xiio::gather([1, 2].map(|n| {
+/// let pool = xiio::thread::ThreadPool::new(2);
+/// let values = xiio::run(xiio::task::gather([1, 2].map(|n| {
 ///     let pool = &pool;
 ///     async move {
 ///         let doubled = pool
@@ -94,8 +87,6 @@ pub struct ThreadPool {
 
 /// The state shared by a pool and its workers.
 struct Shared {
-    /// Identifies the pool to its own workers.
-    id: u64,
     /// The most workers that run at once.
     max_workers: usize,
     /// The queue and the worker count.
@@ -110,6 +101,9 @@ struct State {
     queue: VecDeque<Job>,
     /// Worker threads alive (running a job or about to look at the queue).
     workers: usize,
+    /// The ids of the worker threads that have started (see
+    /// `Drop for ThreadPool`).
+    threads: Vec<ThreadId>,
 }
 
 /// A job as the queue holds it: runs the closure and delivers its result.
@@ -123,7 +117,7 @@ impl ThreadPool {
     /// # Examples
     ///
     /// ```
-    /// let pool = xiio::ThreadPool::new(4);
+    /// let pool = xiio::thread::ThreadPool::new(4);
     /// let answer = xiio::run(pool.run(|| 6 * 7));
     /// assert_eq!(answer, 42);
     /// ```
@@ -134,15 +128,15 @@ impl ThreadPool {
     pub fn new(max_workers: usize) -> ThreadPool {
         assert!(
             max_workers > 0,
-            "xiio::ThreadPool::new needs at least one worker, got 0"
+            "xiio::thread::ThreadPool::new needs at least one worker, got 0"
         );
         ThreadPool {
             shared: Arc::new(Shared {
-                id: NEXT_POOL_ID.fetch_add(1, Ordering::Relaxed),
                 max_workers,
                 state: Mutex::new(State {
                     queue: VecDeque::new(),
                     workers: 0,
+                    threads: Vec::new(),
                 }),
                 worker_exited: Condvar::new(),
             }),
@@ -154,7 +148,7 @@ impl ThreadPool {
     /// # Examples
     ///
     /// ```
-    /// assert_eq!(xiio::ThreadPool::new(3).max_workers(), 3);
+    /// assert_eq!(xiio::thread::ThreadPool::new(3).max_workers(), 3);
     /// ```
     pub fn max_workers(&self) -> usize {
         self.shared.max_workers
@@ -177,7 +171,7 @@ impl ThreadPool {
     /// # Examples
     ///
     /// ```
-    /// let pool = xiio::ThreadPool::new(1);
+    /// let pool = xiio::thread::ThreadPool::new(1);
     /// let is_dir = xiio::run(async {
     ///     let path = std::env::temp_dir();
     ///     // A blocking call, off the runtime's thread.
@@ -198,17 +192,24 @@ impl ThreadPool {
     {
         let slot = Arc::new(Slot::new());
         // Outside xiio::run (another executor) there is no clock to hold.
-        let _work = runtime::try_with(|_| ()).map(|()| {
+        let _work = context::try_reactor().map(|reactor| {
             let slot = slot.clone();
-            OutsideWork::begin("xiio::ThreadPool::run", Rc::new(move || slot.is_pending()))
+            OutsideWork::new(&reactor, Rc::new(move || slot.is_pending()))
         });
         let job_slot = slot.clone();
         if let Err(e) = self.submit(Box::new(move || job_slot.run(f))) {
-            panic!("xiio::ThreadPool could not start a worker thread: {e}");
+            panic!("xiio::thread::ThreadPool could not start a worker thread: {e}");
         }
         // Dropped with this future: tells the job nobody waits any more.
         let _abandon = Abandon(&slot);
-        let result = poll_fn(|cx| slot.poll(cx.waker())).await;
+        let result = poll_fn(|cx| {
+            let poll = slot.poll(cx.waker());
+            if poll.is_pending() {
+                context::trace_wait(|| Wait::Outside("a job on a thread pool"));
+            }
+            poll
+        })
+        .await;
         match result {
             Ok(value) => value,
             Err(payload) => resume_unwind(payload),
@@ -248,7 +249,8 @@ impl Shared {
 
     /// A worker's life: run jobs until the queue is empty, then exit.
     fn work(&self) {
-        WORKER_OF.with(|id| id.set(self.id));
+        let me = std::thread::current().id();
+        self.lock().threads.push(me);
         loop {
             let job = {
                 let mut state = self.lock();
@@ -256,6 +258,7 @@ impl Shared {
                     Some(job) => job,
                     None => {
                         state.workers -= 1;
+                        state.threads.retain(|&id| id != me);
                         self.worker_exited.notify_all();
                         return;
                     }
@@ -273,14 +276,15 @@ impl Drop for ThreadPool {
     /// (the runtime's thread must not block): the jobs run to their end and
     /// the workers exit on their own.
     fn drop(&mut self) {
-        if runtime::try_with(|_| ()).is_some() {
+        if context::try_reactor().is_some() {
             return;
         }
+        let mut state = self.shared.lock();
         // The last handle may be dropped by a job of this very pool (an
         // `Arc<ThreadPool>` moved into it); that worker cannot wait for
         // itself.
-        let own = usize::from(WORKER_OF.with(Cell::get) == self.shared.id);
-        let mut state = self.shared.lock();
+        let me = std::thread::current().id();
+        let own = usize::from(state.threads.contains(&me));
         while state.workers > own {
             state = self
                 .shared
@@ -302,9 +306,10 @@ impl fmt::Debug for ThreadPool {
     }
 }
 
-/// Runs `f` on a worker thread of xiio's shared pool and returns its value,
-/// without blocking the task's thread meanwhile: the Rust form of the
-/// Python original's `in_thread(fn)`.
+/// Runs `f`, a blocking closure, on a worker thread of xiio's shared pool
+/// and returns its value, without blocking the task's thread meanwhile:
+/// the Rust form of the Python original's `in_thread(fn)` (tokio calls it
+/// `spawn_blocking`, smol `unblock`).
 ///
 /// The shared pool is created on first use, is process-wide (every thread
 /// and runtime uses the same one) and is never dropped. It runs at most 64
@@ -318,7 +323,7 @@ impl fmt::Debug for ThreadPool {
 /// ```
 /// xiio::run(async {
 ///     // A blocking read, off the runtime's thread.
-///     let listing = xiio::in_thread(|| std::fs::read_dir(".").map(|d| d.count())).await?;
+///     let listing = xiio::thread::run_blocking(|| std::fs::read_dir(".").map(|d| d.count())).await?;
 ///     assert!(listing > 0);
 ///     Ok::<_, std::io::Error>(())
 /// })?;
@@ -328,7 +333,7 @@ impl fmt::Debug for ThreadPool {
 /// # Panics
 ///
 /// With the job's panic.
-pub async fn in_thread<F, T>(f: F) -> T
+pub async fn run_blocking<F, T>(f: F) -> T
 where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,

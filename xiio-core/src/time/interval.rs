@@ -5,7 +5,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::Sleep;
+use super::{Sleep, now, sleep_until};
 
 /// Ticks every `period`, starting now: the first [`tick`](Interval::tick)
 /// completes at once, the next ones at `start + period`, `start + 2 *
@@ -18,6 +18,9 @@ use crate::Sleep;
 /// stays aligned to the start, and no burst of ticks catches up (tokio's
 /// `MissedTickBehavior::Skip`).
 ///
+/// A period too long for the clock (`Duration::MAX`) makes an interval
+/// that ticks once, at once, and then never again.
+///
 /// # Panics
 ///
 /// If `period` is zero.
@@ -28,8 +31,8 @@ use crate::Sleep;
 /// use std::time::Duration;
 ///
 /// xiio::Builder::new().mock_clock(true).run(async {
-///     let start = xiio::now();
-///     let mut ticks = xiio::interval(Duration::from_millis(100));
+///     let start = xiio::time::now();
+///     let mut ticks = xiio::time::interval(Duration::from_millis(100));
 ///     for n in 0..3 {
 ///         let at = ticks.tick().await;
 ///         assert_eq!(at - start, Duration::from_millis(100) * n);
@@ -39,11 +42,11 @@ use crate::Sleep;
 pub fn interval(period: Duration) -> Interval {
     assert!(
         !period.is_zero(),
-        "xiio::interval needs a period above zero"
+        "xiio::time::interval needs a period above zero"
     );
     Interval {
         period,
-        next: crate::now(),
+        next: Some(now()),
         sleep: None,
     }
 }
@@ -54,14 +57,17 @@ pub fn interval(period: Duration) -> Interval {
 pub struct Interval {
     /// Time between ticks.
     period: Duration,
-    /// When the next tick is due.
-    next: Instant,
+    /// When the next tick is due; `None` once beyond the clock's range.
+    next: Option<Instant>,
     /// The sleep until `next`, once polled.
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl Interval {
     /// Waits for the next tick and returns the instant it was due.
+    ///
+    /// Carried from one `xiio::run` to the next, an interval keeps its
+    /// schedule on the new runtime's clock.
     ///
     /// # Panics
     ///
@@ -72,22 +78,31 @@ impl Interval {
 
     /// The poll form of [`tick`](Interval::tick).
     pub fn poll_tick(&mut self, cx: &mut Context<'_>) -> Poll<Instant> {
-        let due = self.next;
-        let sleep = self
-            .sleep
-            .get_or_insert_with(|| Box::pin(crate::sleep_until(due)));
+        let Some(due) = self.next else {
+            // Beyond the clock's range: never (a sleep that never ends
+            // says so to the task tree).
+            let sleep = self
+                .sleep
+                .get_or_insert_with(|| Box::pin(super::sleep(Duration::MAX)));
+            return sleep
+                .as_mut()
+                .poll(cx)
+                .map(|()| unreachable!("sleeps for ever"));
+        };
+        let sleep = self.sleep.get_or_insert_with(|| Box::pin(sleep_until(due)));
         if sleep.as_mut().poll(cx).is_pending() {
             return Poll::Pending;
         }
         self.sleep = None;
-        let now = crate::now();
-        let mut next = due + self.period;
-        if next <= now {
-            // Late: skip the ticks that were missed, keeping the phase.
-            let missed = (now - due).as_nanos() / self.period.as_nanos();
-            next = due + self.period * (missed as u32 + 1);
-        }
-        self.next = next;
+        // The first multiple of the period after `due` that is after now:
+        // late ticks are skipped, the phase is kept, and a stall of any
+        // length costs one division.
+        let late = now().saturating_duration_since(due).as_nanos();
+        let periods = late / self.period.as_nanos() + 1;
+        let offset = self.period.as_nanos().saturating_mul(periods);
+        let secs = u64::try_from(offset / 1_000_000_000).unwrap_or(u64::MAX);
+        let offset = Duration::new(secs, (offset % 1_000_000_000) as u32);
+        self.next = due.checked_add(offset);
         Poll::Ready(due)
     }
 

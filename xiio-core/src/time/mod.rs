@@ -1,4 +1,8 @@
-//! Time: sleeping until a deadline, and cancelling by deadline.
+//! Time: the runtime's clock, sleeping until a deadline, ticking at a
+//! period, and cancelling by deadline.
+//!
+//! [`sleep`] and [`timeout`] are also at the crate root
+//! (`xiio::sleep`, `xiio::timeout`): nearly every program uses them.
 //!
 //! - `sleep.rs`: [`sleep`], [`sleep_until`] and their future [`Sleep`], a
 //!   timer in the reactor.
@@ -11,6 +15,29 @@ mod interval;
 mod sleep;
 mod timeout;
 
+use std::time::Instant;
+
 pub use interval::{Interval, interval};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, TimeoutError, timeout, timeout_at};
+
+/// The current time: the runtime's clock (mock or real) inside `xiio::run`,
+/// the real clock outside.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+///
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     let start = xiio::time::now();
+///     xiio::sleep(Duration::from_millis(100)).await;
+///     assert_eq!(xiio::time::now() - start, Duration::from_millis(100));
+/// });
+/// ```
+pub fn now() -> Instant {
+    match crate::task::context::try_reactor() {
+        Some(reactor) => reactor.clock.now(),
+        None => Instant::now(),
+    }
+}

@@ -5,12 +5,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::runtime;
-use crate::runtime::registration::Timer;
+use crate::reactor::Timer;
+use crate::task::context;
+use crate::task::trace::Wait;
 
 /// Waits until `duration` has passed on the runtime's clock.
 ///
-/// The deadline is taken when `sleep` is called, from [`now()`](crate::now).
+/// The deadline is taken when `sleep` is called, from [`now()`](super::now).
 /// A duration too large to add to the clock sleeps forever.
 ///
 /// # Examples
@@ -24,7 +25,7 @@ use crate::runtime::registration::Timer;
 /// ```
 pub fn sleep(duration: Duration) -> Sleep {
     Sleep {
-        deadline: crate::now().checked_add(duration),
+        deadline: super::now().checked_add(duration),
         timer: None,
     }
 }
@@ -37,9 +38,9 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// use std::time::Duration;
 ///
 /// xiio::Builder::new().mock_clock(true).run(async {
-///     let deadline = xiio::now() + Duration::from_secs(5);
-///     xiio::sleep_until(deadline).await;
-///     assert_eq!(xiio::now(), deadline);
+///     let deadline = xiio::time::now() + Duration::from_secs(5);
+///     xiio::time::sleep_until(deadline).await;
+///     assert_eq!(xiio::time::now(), deadline);
 /// });
 /// ```
 pub fn sleep_until(deadline: Instant) -> Sleep {
@@ -51,6 +52,11 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// The future of [`sleep`] and [`sleep_until`].
 ///
+/// It owns nothing but its deadline until first polled; then it holds a
+/// timer in the runtime that polled it. Polled by another runtime later
+/// (carried from one `xiio::run` to the next), it makes a new timer there
+/// for the same deadline.
+///
 /// # Panics
 ///
 /// When polled outside `xiio::run`.
@@ -59,9 +65,12 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 pub struct Sleep {
     /// When it is due; `None` for never.
     deadline: Option<Instant>,
-    /// Its timer in the reactor, once polled.
+    /// Its timer, once polled.
     timer: Option<Timer>,
 }
+
+// A sleep is in every timeout and many children: keep it small.
+const _: () = assert!(std::mem::size_of::<Sleep>() <= 32);
 
 impl Sleep {
     /// When this sleep ends (`None`: never).
@@ -75,22 +84,31 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        runtime::with("xiio::sleep", |rt| {
-            let Some(deadline) = this.deadline else {
-                return Poll::Pending;
-            };
+        let reactor = context::reactor();
+        let Some(deadline) = this.deadline else {
+            context::trace_wait(|| Wait::Never);
+            return Poll::Pending;
+        };
+        match &this.timer {
             // A fired timer means the deadline passed, without reading the
             // clock (the usual case: the poll after the timer woke us).
-            let fired = this.timer.as_ref().is_some_and(|t| t.fired(rt));
-            if fired || rt.clock.now() >= deadline {
-                this.timer = None;
-                return Poll::Ready(());
+            Some(timer) if timer.is_in(&reactor) => {
+                if timer.fired(&reactor, cx.waker()) {
+                    this.timer = None;
+                    return Poll::Ready(());
+                }
             }
-            match &this.timer {
-                Some(timer) => timer.set_waker(rt, cx.waker()),
-                None => this.timer = Some(Timer::new(rt, deadline, cx.waker())),
-            }
-            Poll::Pending
-        })
+            // Not polled yet, or carried over from another runtime.
+            _ => this.timer = None,
+        }
+        if reactor.clock.now() >= deadline {
+            this.timer = None;
+            return Poll::Ready(());
+        }
+        if this.timer.is_none() {
+            this.timer = Some(Timer::new(&reactor, deadline, cx.waker()));
+        }
+        context::trace_wait(|| Wait::Timer(deadline));
+        Poll::Pending
     }
 }

@@ -1,17 +1,15 @@
 //! `timeout`: cancellation by deadline.
 
-use std::any::Any;
 use std::error::Error;
 use std::fmt;
 use std::future::{Future, IntoFuture};
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 
 use super::sleep::Sleep;
-
-use crate::task::try_finally::{self, Orphan, Sink};
+use crate::task::{self, Orphan, Sink};
+use std::rc::Rc;
 
 /// The error of a [`timeout`] whose deadline passed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -31,14 +29,15 @@ impl From<TimeoutError> for std::io::Error {
     }
 }
 
-/// Runs `fut` (any `IntoFuture`, such as a [`Condition`](crate::Condition)),
+/// Runs `fut` (any `IntoFuture`, such as a
+/// [`Condition`](crate::io::Condition)),
 /// but cancels it when `duration` has passed: its value, or
 /// `Err(TimeoutError)` once it was dropped and its
-/// [`try_finally`](crate::try_finally) cleanups finished.
+/// [`try_finally`](crate::task::try_finally) cleanups finished.
 ///
 /// `None` sets no deadline. For the form that does not fail, use `.ok()`:
 /// `timeout(d, fut).await.ok()` is `None` when time ran out. The deadline
-/// is taken from [`now()`](crate::now) when the timeout is first polled.
+/// is taken from [`now()`](super::now) when the timeout is first polled.
 ///
 /// # Examples
 ///
@@ -47,7 +46,8 @@ impl From<TimeoutError> for std::io::Error {
 ///
 /// xiio::Builder::new().mock_clock(true).run(async {
 ///     let slow = xiio::sleep(Duration::from_secs(10));
-///     assert_eq!(xiio::timeout(Duration::from_millis(100), slow).await, Err(xiio::TimeoutError));
+///     let result = xiio::timeout(Duration::from_millis(100), slow).await;
+///     assert_eq!(result, Err(xiio::time::TimeoutError));
 ///     let fast = async { 42 };
 ///     assert_eq!(xiio::timeout(None, fast).await, Ok(42));
 /// });
@@ -73,9 +73,9 @@ pub fn timeout_at<F: IntoFuture>(
 /// A timer beside the future, no task group: that is the common case, a
 /// future that finishes in time, and it costs one allocation (the boxed
 /// future, which keeps `Timeout` small and `Unpin` whatever it wraps) and
-/// one timer. Only when the deadline passes does the future need dropping
-/// with a place for the cleanups of its `try_finally`s, which are then
-/// awaited here.
+/// one timer. Only when the deadline passes is the future cancelled, with
+/// a place for the cleanups of its `try_finally`s, which then run here (in
+/// a group of their own) before the error is returned.
 ///
 /// # Panics
 ///
@@ -85,6 +85,9 @@ pub fn timeout_at<F: IntoFuture>(
 pub struct Timeout<F: Future> {
     state: State<F>,
 }
+
+// A timeout wraps the many futures that finish in time: keep it small.
+const _: () = assert!(std::mem::size_of::<Timeout<std::future::Ready<()>>>() <= 64);
 
 /// When a [`Timeout`] ends its future.
 #[derive(Clone, Copy)]
@@ -105,8 +108,9 @@ enum State<F: Future> {
         limit: Limit,
         timer: Option<Sleep>,
     },
-    /// The deadline passed and the future was dropped; its cleanups run.
-    Cleaning(Cleanups),
+    /// The deadline passed and the future was cancelled; the cleanups it
+    /// left run (dropped, they go to the enclosing group).
+    Cleaning(Orphan),
     /// It returned.
     Done,
 }
@@ -136,8 +140,8 @@ impl<F: Future> Future for Timeout<F> {
             let timer = match (timer, *limit) {
                 (_, Limit::Never) => return Poll::Pending,
                 (Some(timer), _) => timer,
-                (timer @ None, Limit::After(d)) => timer.insert(crate::sleep(d)),
-                (timer @ None, Limit::At(at)) => timer.insert(crate::sleep_until(at)),
+                (timer @ None, Limit::After(d)) => timer.insert(super::sleep(d)),
+                (timer @ None, Limit::At(at)) => timer.insert(super::sleep_until(at)),
             };
             if Pin::new(timer).poll(cx).is_pending() {
                 return Poll::Pending;
@@ -145,28 +149,20 @@ impl<F: Future> Future for Timeout<F> {
             let State::Running { fut, .. } = std::mem::replace(state, State::Done) else {
                 unreachable!("matched above")
             };
-            let sink = Sink::default();
-            {
-                let _collect = try_finally::collect_into(&sink);
-                drop(fut);
-            }
-            let cleanups = std::mem::take(&mut *sink.borrow_mut());
-            if cleanups.is_empty() {
+            // The deadline passed: cancel the future, and run the cleanups
+            // it leaves before saying so.
+            let sink = Rc::new(Sink::default());
+            task::cancel([fut], &sink);
+            let (cleanups, panic) = (sink.take_cleanups(), sink.take_panic());
+            if cleanups.is_empty() && panic.is_none() {
                 return Poll::Ready(Err(TimeoutError));
             }
-            *state = State::Cleaning(Cleanups {
-                pending: cleanups.into_iter().map(Some).collect(),
-                panic: None,
-            });
+            *state = State::Cleaning(Box::pin(task::run_cleanups(cleanups, panic)));
         }
         match state {
             State::Cleaning(cleanups) => {
-                ready!(cleanups.poll(cx));
-                let panic = cleanups.panic.take();
+                ready!(cleanups.as_mut().poll(cx));
                 *state = State::Done;
-                if let Some(payload) = panic {
-                    resume_unwind(payload);
-                }
                 Poll::Ready(Err(TimeoutError))
             }
             _ => panic!("`Timeout` polled after it returned"),
@@ -182,47 +178,5 @@ impl<F: Future> fmt::Debug for Timeout<F> {
             State::Done => "done",
         };
         f.debug_struct("Timeout").field("state", &state).finish()
-    }
-}
-
-/// The cleanups of a future cancelled by its deadline, awaited together.
-/// Dropped before they finished (the timeout itself cancelled), it hands
-/// them to the enclosing group, as a dropped `try_finally` would.
-struct Cleanups {
-    pending: Vec<Option<Orphan>>,
-    /// The first panic of a cleanup, resumed once the others finished.
-    panic: Option<Box<dyn Any + Send>>,
-}
-
-impl Cleanups {
-    /// Polls every cleanup not done yet; ready once all are.
-    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        let mut pending = false;
-        for slot in &mut self.pending {
-            let Some(cleanup) = slot else {
-                continue;
-            };
-            match catch_unwind(AssertUnwindSafe(|| cleanup.as_mut().poll(cx))) {
-                Ok(Poll::Pending) => pending = true,
-                Ok(Poll::Ready(())) => *slot = None,
-                Err(payload) => {
-                    *slot = None;
-                    self.panic.get_or_insert(payload);
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    }
-}
-
-impl Drop for Cleanups {
-    fn drop(&mut self) {
-        for cleanup in self.pending.drain(..).flatten() {
-            try_finally::adopt(cleanup);
-        }
     }
 }

@@ -1,6 +1,6 @@
-// join! needs at least one future.
+// try_join! needs at least one future.
 #[xiio::main]
 async fn main() -> std::io::Result<()> {
-    let () = xiio::join!()?;
+    let () = xiio::try_join!()?;
     Ok(())
 }

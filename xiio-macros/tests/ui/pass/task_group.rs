@@ -11,12 +11,12 @@ async fn read_number(text: &str) -> io::Result<u32> {
 
 #[xiio::main(mock_clock)]
 async fn main() -> io::Result<()> {
-    let start = xiio::now();
+    let start = xiio::time::now();
     let children_done = Cell::new(0);
 
     // The child runs while the body sleeps; `?` in the body would end the
     // group with its error.
-    let number = xiio::task_group!(|tg: &xiio::TaskGroup<'_, io::Error>| {
+    let number = xiio::task_group!(|tg: &xiio::TaskGroup<'_, '_, io::Error>| {
         tg.add_task(async {
             xiio::sleep(Duration::from_millis(50)).await;
             children_done.set(children_done.get() + 1);
@@ -28,7 +28,7 @@ async fn main() -> io::Result<()> {
     })?;
     assert_eq!(number, 7);
     assert_eq!(children_done.get(), 1);
-    assert_eq!(xiio::now() - start, Duration::from_millis(100));
+    assert_eq!(xiio::time::now() - start, Duration::from_millis(100));
 
     // An error from `?` in the body is the group's result.
     let failed = xiio::task_group!(|tg| -> io::Result<u32> {

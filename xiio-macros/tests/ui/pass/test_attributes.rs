@@ -15,9 +15,9 @@ async fn returns_a_result() -> std::io::Result<()> {
 
 #[xiio::test(mock_clock)]
 async fn on_the_mock_clock() {
-    let start = xiio::now();
+    let start = xiio::time::now();
     xiio::sleep(std::time::Duration::from_millis(100)).await;
-    assert_eq!(xiio::now() - start, std::time::Duration::from_millis(100));
+    assert_eq!(xiio::time::now() - start, std::time::Duration::from_millis(100));
 }
 
 #[xiio::test]

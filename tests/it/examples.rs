@@ -1,0 +1,137 @@
+//! The network examples, run unattended: each one's self-test (or default
+//! mode) must exit 0 and print what shows it worked.
+//!
+//! `cargo test` builds the examples before it runs the tests, into
+//! `target/<profile>/examples/`, next to `target/<profile>/deps/` where this
+//! test runs. A test run that did not build them (`cargo test --test
+//! examples`), or built them before their source changed, builds them
+//! here with `cargo build --example NAME`.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Each example finishes in well under a second; this is for a slow,
+/// loaded machine.
+const DEADLINE: Duration = Duration::from_secs(60);
+
+#[test]
+fn echo_self_test() {
+    let out = run_example("echo", &["--self-test"]);
+    for line in [
+        "received SIGINT: shutting down",
+        "stopped accepting; 2 connection(s) open",
+        "self-test: a new client is refused",
+        "self-test: b echoed during the drain and left",
+        "drain deadline passed: cancelling the connections still open",
+        "self-test: c was cancelled at the deadline",
+        "self-test: passed",
+        "all connections closed, exiting",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("closing 127.0.0.1:").count(), 3, "{out}");
+    // The drain came before the cancellation.
+    let drained = out.find("b echoed during the drain").unwrap();
+    let cancelled = out.find("drain deadline passed").unwrap();
+    assert!(drained < cancelled, "{out}");
+}
+
+#[test]
+fn chat_self_test() {
+    let out = run_example("chat", &["--self-test"]);
+    for name in ["alice", "bob", "carol"] {
+        let heard = format!("self-test: {name} heard 4 lines");
+        assert!(out.contains(&heard), "no {heard:?} in:\n{out}");
+        assert!(out.contains(&format!("{name} joined")), "{out}");
+        assert!(out.contains(&format!("{name} left")), "{out}");
+    }
+    assert!(out.contains("self-test: passed"), "{out}");
+}
+
+#[test]
+fn http_self_test() {
+    let out = run_example("http", &["--self-test"]);
+    for line in [
+        "HTTP/1.1 GET /: hello from xiio over HTTP/1.1",
+        "HTTP/1.1 POST /echo: 1048576 bytes back",
+        "HTTP/2 GET /: hello from xiio over HTTP/2.0",
+        "HTTP/2 POST /echo: 1048576 bytes back",
+        "SIGINT: stopping",
+        "all connections closed",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+}
+
+#[test]
+fn thread_per_core_load() {
+    let out = run_example("thread_per_core", &[]);
+    assert!(out.contains("total:  accepted  2000 connections"), "{out}");
+    let cores = std::thread::available_parallelism().unwrap().get();
+    let per_core = out.lines().filter(|line| line.starts_with("core "));
+    assert_eq!(per_core.count(), cores, "one line per core in:\n{out}");
+}
+
+/// Runs example `name` with `args`; its stdout, once it exited 0.
+fn run_example(name: &str, args: &[&str]) -> String {
+    let mut child = Command::new(example_binary(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the example");
+    // Read on a thread, so that a full pipe never stops the example.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        stdout.read_to_string(&mut out).map(|_| out)
+    });
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > DEADLINE {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let out = reader.join().unwrap().expect("the example's output");
+    assert!(status.success(), "{name} exited with {status}:\n{out}");
+    out
+}
+
+/// The path of example `name`'s binary, built if it is missing or older
+/// than its source.
+fn example_binary(name: &str) -> PathBuf {
+    // This test is `<target>/<profile>/deps/examples-<hash>`.
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().and_then(Path::parent).unwrap();
+    let binary = profile_dir.join("examples").join(name);
+    let source = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join(format!("{name}.rs"));
+    let modified = |path: &Path| path.metadata().and_then(|m| m.modified()).ok();
+    if modified(&binary).is_none() || modified(&binary) < modified(&source) {
+        let target_dir = profile_dir.parent().unwrap();
+        let profile = match profile_dir.file_name().unwrap().to_str().unwrap() {
+            "debug" => "dev",
+            other => other,
+        };
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--example", name, "--profile", profile])
+            .arg("--manifest-path")
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(target_dir)
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build --example {name} failed");
+    }
+    binary
+}

@@ -1,0 +1,10 @@
+//! Task groups and what is built on them.
+
+mod cleanup;
+mod gather;
+mod group;
+mod model;
+mod promise;
+mod run;
+mod seeded;
+mod tree;

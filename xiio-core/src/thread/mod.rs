@@ -1,0 +1,6 @@
+//! Blocking work on other threads: [`run_blocking`] on xiio's shared pool,
+//! or a [`ThreadPool`] of your own, awaited without blocking the runtime.
+
+mod pool;
+
+pub use pool::{ThreadPool, run_blocking};
