@@ -98,7 +98,9 @@
 //!
 //! A [`TaskGroup`](crate::TaskGroup) owns its children; the handle is lent
 //! to the body as `&TaskGroup`, which children may capture, and which
-//! cannot leave the scope. Trace a child's first poll through three files:
+//! cannot leave the scope. Trace a child from `add_task` to its first
+//! poll; the poll itself passes through three files (`drive.rs`,
+//! `queue.rs`, `child.rs`):
 //!
 //! 1. `task/group.rs`, `TaskGroup::add_task`: the future is wrapped by
 //!    `child::run` (`task/child.rs`) to report its end into the state it
@@ -106,17 +108,18 @@
 //!    in a slab slot and queues the slot's key (`GroupQueue::push` in
 //!    `task/queue.rs`), which wakes the group's parent unless it was woken
 //!    already or is polling the group right now.
-//! 2. The parent polls the group's future, `Drive::poll` (`group.rs`):
-//!    `begin_poll` takes the queued keys (`queue.rs`, in the order they
-//!    were woken, or shuffled by a seed), and for each key, while the poll
-//!    budget lasts (`take_budget`, `queue.rs`), `poll_child` takes the
-//!    child out of its slot (so that it can add siblings meanwhile), gives
-//!    it a waker (a spare one, or a new `ChildWaker` from `queue.rs`)
-//!    and polls it inside `catch_unwind`.
-//! 3. The wrapper (`child.rs`) polls the user's future; when it ends, it
-//!    puts the value into the `Task` handle and the group drops the
-//!    child at once (`end_child`); if it waits, it goes back into its
-//!    slot until its waker queues its key again.
+//! 2. The parent polls the group's future, `Drive::poll`
+//!    (`task/drive.rs`): `begin_poll` takes the queued keys (`queue.rs`,
+//!    in the order they were woken, or shuffled by a seed), and for each
+//!    key, while the poll budget lasts (`take_budget`, `queue.rs`),
+//!    `poll_child` takes the child out of its slot (so that it can add
+//!    siblings meanwhile), gives it a waker (a spare one, or a new
+//!    `ChildWaker` from `queue.rs`) and polls it inside `catch_unwind`.
+//! 3. The wrapper (`child.rs`) returns at once if the child's `Task` asked
+//!    for its cancellation, and otherwise polls the user's future; when
+//!    that ends, it puts the value into the `Task` handle and the group
+//!    drops the child at once (`end_child`, `drive.rs`); if it waits, it
+//!    goes back into its slot until its waker queues its key again.
 //!
 //! ```
 //! use std::time::Duration;
@@ -151,7 +154,7 @@
 //!    reactor's eventfd.
 //! 3. `Reactor::turn` (`reactor/mod.rs`) returns; the run loop
 //!    (`rt/run.rs`) takes the notifier's flag and polls the root.
-//! 4. The group's `Drive::poll` (`task/group.rs`) takes the remote keys
+//! 4. The group's `Drive::poll` (`task/drive.rs`) takes the remote keys
 //!    in `begin_poll` and polls the child.
 //!
 //! ```
@@ -171,15 +174,18 @@
 //! registered with epoll once, edge-triggered, with its readiness kept per
 //! direction in the reactor's fd table. Trace a read that must wait:
 //!
-//! 1. `TcpStream::read` (`net/tcp_stream.rs`) calls `Async::read_with`;
-//!    `Async::poll_io` (`io/async_fd.rs`) runs `read(2)` while the read
-//!    direction is ready; it says `WouldBlock`, which clears the readiness
-//!    (`Source::clear`, `reactor/source.rs`), and the task's waker goes
-//!    among the direction's waiters (`SourceWait::poll`, `source.rs`).
+//! 1. `TcpStream::read` (`net/tcp_stream.rs`) calls `stream::read`
+//!    (`net/stream.rs`), which calls `Async::read_with`; `Async::poll_io`
+//!    (`io/async_fd.rs`) runs `read(2)` while the read direction is ready.
+//!    From here on, four files. It says `WouldBlock`, which clears the
+//!    readiness (`Source::clear`, `reactor/source.rs`), and the task's
+//!    waker goes into the direction's entry in the fd table
+//!    (`Source::poll_ready`, or `SourceWait::poll` when several tasks
+//!    wait on one fd, `source.rs`).
 //! 2. Data arrives: `Reactor::turn` (`reactor/mod.rs`) gets the event, and
-//!    `FdTable::dispatch` (`source.rs`) finds the fd's entry by number,
-//!    marks the direction ready and collects its wakers, which the turn
-//!    wakes once the tables are released.
+//!    `FdTable::dispatch` (`reactor/fds.rs`) finds the fd's entry by
+//!    number, marks the direction ready and collects its wakers, which the
+//!    turn wakes once the table is released.
 //! 3. The task runs again: `poll_io` (`async_fd.rs`) finds the direction
 //!    ready and reads the data: one `read(2)`, no `epoll_ctl`.
 //!
