@@ -34,6 +34,7 @@ use xiio::TaskGroup;
 use xiio::net::{TcpListener, TcpStream};
 use xiio::signal::{self, SIGINT, SIGTERM};
 use xiio::sync::Promise;
+use xiio::task::catch_panic;
 
 /// What a cancelled connection's client reads before the server closes it.
 const GOODBYE: &str = "server shutting down, bye\n";
@@ -108,12 +109,14 @@ async fn accept_loop(listener: TcpListener, tg: &TaskGroup<'_, '_, io::Error>) -
         match listener.accept().await {
             Ok((stream, peer)) => {
                 println!("{peer}: connected");
-                // A connection's error ends that connection only: were it
-                // returned, it would fail the group and cancel every other
-                // connection.
+                // A connection's error, or a panic in its code, ends that
+                // connection only: were it returned (or let through), it
+                // would fail the group and cancel every other connection.
                 tg.add_task(async move {
-                    if let Err(e) = connection(stream, peer).await {
-                        println!("{peer}: {e}");
+                    match catch_panic(connection(stream, peer)).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => println!("{peer}: {e}"),
+                        Err(panicked) => println!("{peer}: a bug: {panicked}"),
                     }
                 });
             }

@@ -245,7 +245,46 @@
 //! });
 //! ```
 //!
-//! # 8. Which way to run several futures
+//! # 8. Panics: let them through, or contain them
+//!
+//! A panic is a bug. Inside a group of tasks that cooperate on one result,
+//! the right answer to a bug is to stop them all: the first panic cancels
+//! every other task, waits for the cleanups, and is resumed in the parent,
+//! so nothing goes on computing from a broken state. That is the default.
+//!
+//! A server is the other case: its connections do not cooperate, and one
+//! request that hits a bug must not end every other. Put a boundary there
+//! with [`catch_panic`](crate::task::catch_panic): the panic ends only the
+//! future inside it (its cleanups still run) and comes out as an error
+//! value, [`Panicked`](crate::task::Panicked), with the panic's message,
+//! to log or to answer with a 500. Put it where a unit of work is
+//! independent of its siblings (per connection, per request, per job), and
+//! nowhere else: each boundary is a place where a bug is survived instead
+//! of fixed. The panic hook still prints every panic, so none is lost
+//! silently.
+//!
+//! ```
+//! xiio::run(async {
+//!     let served = xiio::task_group!(|tg| {
+//!         for request in ["/", "/bug", "/"] {
+//!             tg.add_task(async move {
+//!                 let handled = xiio::task::catch_panic(async move {
+//!                     assert_ne!(request, "/bug", "a bug in the handler");
+//!                     "200"
+//!                 });
+//!                 match handled.await {
+//!                     Ok(status) => println!("{request}: {status}"),
+//!                     Err(panicked) => println!("{request}: 500 ({panicked})"),
+//!                 }
+//!             });
+//!         }
+//!         Ok::<_, ()>("every request answered")
+//!     });
+//!     assert_eq!(served, Ok("every request answered"));
+//! });
+//! ```
+//!
+//! # 9. Which way to run several futures
 //!
 //! - One value from each, in order, the first error cancelling the rest:
 //!   [`gather`](crate::task::gather) (any number of one type) or
@@ -269,7 +308,7 @@
 //! .unwrap();
 //! ```
 //!
-//! # 9. Tests: the mock clock, seeds, the task tree
+//! # 10. Tests: the mock clock, seeds, the task tree
 //!
 //! On the mock clock, time stands still while any task can run and jumps
 //! to the next deadline when none can, so timing tests assert exact

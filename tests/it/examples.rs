@@ -7,7 +7,7 @@
 //! examples`), or built them before their source changed, builds them
 //! here with `cargo build --example NAME`.
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -63,6 +63,159 @@ fn http_self_test() {
     ] {
         assert!(out.contains(line), "no {line:?} in:\n{out}");
     }
+    // A handler that panics costs its request a 500, nothing more: the
+    // same connection goes on to the echo above.
+    for proto in ["HTTP/1.1", "HTTP/2"] {
+        let line = format!("{proto} GET /panic: 500 internal error: panicked: index out of bounds");
+        assert!(out.contains(&line), "no {line:?} in:\n{out}");
+    }
+}
+
+/// A client that sends the first 14 bytes of HTTP/2's preface and closes
+/// is let go at once: the server neither polls the half-closed socket nor
+/// keeps it (it used to peek at the same 14 bytes every millisecond, for
+/// ever, with the socket in CLOSE_WAIT, and never exited on Ctrl-C).
+#[test]
+fn http_lets_go_of_a_client_that_closes_inside_the_preface() {
+    let server = Server::start("http", &["--addr", "127.0.0.1:0"]);
+    let mut client = std::net::TcpStream::connect(server.addr()).unwrap();
+    client
+        .write_all(&b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..14])
+        .unwrap();
+    drop(client);
+    server.wait_for_line(|line| line.ends_with("closed before it sent a request"));
+    let out = server.interrupt();
+    assert!(out.contains("all connections closed"), "{out}");
+}
+
+/// A client that connects and sends nothing is timed out like a slow
+/// header (it used to be kept for ever).
+#[test]
+fn http_times_out_a_client_that_sends_nothing() {
+    let server = Server::start(
+        "http",
+        &["--addr", "127.0.0.1:0", "--header-timeout-ms", "200"],
+    );
+    let mut client = std::net::TcpStream::connect(server.addr()).unwrap();
+    server.wait_for_line(|line| line.ends_with("sent no request for 200ms: closing"));
+    let mut buf = [0; 1];
+    assert_eq!(client.read(&mut buf).unwrap(), 0, "the server closed it");
+    server.interrupt();
+}
+
+/// Ctrl-C does not wait for a client that has sent nothing: it has no
+/// request in flight (it used to block the shutdown until it left).
+#[test]
+fn http_shutdown_does_not_wait_for_a_silent_client() {
+    // A header timeout far beyond the test's deadline: only the shutdown
+    // itself can end this connection in time.
+    let server = Server::start(
+        "http",
+        &["--addr", "127.0.0.1:0", "--header-timeout-ms", "600000"],
+    );
+    let _client = std::net::TcpStream::connect(server.addr()).unwrap();
+    server.wait_for_line(|line| line.ends_with(": connected"));
+    let out = server.interrupt();
+    assert!(out.contains("all connections closed"), "{out}");
+}
+
+/// An example running as a server: its stdout, line by line, as it comes.
+struct Server {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    /// The lines read so far.
+    seen: std::cell::RefCell<Vec<String>>,
+}
+
+impl Server {
+    /// Starts example `name` with `args`.
+    fn start(name: &str, args: &[&str]) -> Server {
+        let mut child = Command::new(example_binary(name))
+            .args(args)
+            .stdin(Stdio::null())
+            .env("RUST_BACKTRACE", "0") // the panics they contain are logged, briefly
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the example");
+        let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Server {
+            child,
+            lines,
+            seen: Default::default(),
+        }
+    }
+
+    /// The address from the server's `serving ... on http://ADDR` line.
+    fn addr(&self) -> std::net::SocketAddr {
+        let line = self.wait_for_line(|line| line.contains(" on http://"));
+        line.rsplit("http://").next().unwrap().parse().unwrap()
+    }
+
+    /// Waits for an output line that `matches`, and returns it.
+    ///
+    /// # Panics
+    ///
+    /// If none comes within the deadline.
+    fn wait_for_line(&self, matches: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let left = DEADLINE.saturating_sub(start.elapsed());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.borrow_mut().push(line.clone());
+                    if matches(&line) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no such line within {DEADLINE:?}; the output:\n{}",
+                    self.seen.borrow().join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Sends SIGINT and waits for the server to exit, successfully: its
+    /// whole output.
+    fn interrupt(mut self) -> String {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > DEADLINE {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "no exit within {DEADLINE:?} of SIGINT; the output:\n{}",
+                    self.seen.borrow().join("\n")
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let mut seen = self.seen.take();
+        seen.extend(self.lines.iter());
+        let out = seen.join("\n");
+        assert!(status.success(), "exited with {status}:\n{out}");
+        out
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 #[test]
@@ -79,6 +232,7 @@ fn run_example(name: &str, args: &[&str]) -> String {
     let mut child = Command::new(example_binary(name))
         .args(args)
         .stdin(Stdio::null())
+        .env("RUST_BACKTRACE", "0") // the panics they contain are logged, briefly
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the example");

@@ -1,5 +1,6 @@
 //! Task groups and what is built on them.
 
+mod catch_panic;
 mod cleanup;
 mod gather;
 mod group;

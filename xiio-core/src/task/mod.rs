@@ -5,8 +5,9 @@
 //! as `xiio::TaskGroup` and `xiio::Task`); this module adds the tools built
 //! on them: [`gather`] and [`gather_limit`] (run futures, collect values in
 //! order), [`race`] (the first to finish wins), [`TaskSet`] (values in the
-//! order they come), [`try_finally`] (cleanup that survives cancellation)
-//! and [`yield_now`].
+//! order they come), [`try_finally`] (cleanup that survives cancellation),
+//! [`catch_panic`] (a boundary a panic does not cross: for servers) and
+//! [`yield_now`].
 //!
 //! # Implementation
 //!
@@ -21,6 +22,7 @@
 //! - `trace.rs`: the hook the testing tools follow the tree through.
 
 mod cancel;
+mod catch_panic;
 mod child;
 pub(crate) mod context;
 mod drive;
@@ -34,6 +36,7 @@ mod try_finally;
 mod yield_now;
 
 pub(crate) use cancel::{Orphan, Sink, adopt, cancel, run_cleanups};
+pub use catch_panic::{Panicked, catch_panic};
 pub use child::{Task, TaskOutput};
 pub use gather::{gather, gather_limit};
 pub use group::TaskGroup;
