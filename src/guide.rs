@@ -55,7 +55,13 @@
 //! clock, and a jump to the next deadline on the mock clock
 //! (`testing/mock_clock.rs`). Between two polls the reactor is always
 //! looked at, and each poll gets a budget of task polls, so tasks that keep
-//! waking each other cannot starve I/O.
+//! waking each other cannot starve I/O. Within one poll of one task, a
+//! second budget counts the operations that complete without waiting (an
+//! I/O call on an always-ready fd, a wait on a promise already set): after
+//! 128 the operation returns `Pending` with the task woken, and the run
+//! loop looks at fds and timers before the task goes on, so a loop of such
+//! operations cannot starve its siblings, timers or a `timeout` around it
+//! (`poll_op` in `task/queue.rs`, called by the leaf futures).
 //!
 //! ```
 //! use std::time::Duration;

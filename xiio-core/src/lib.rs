@@ -17,8 +17,9 @@
 //!    future tells that it was carried to another runtime.
 //! 2. [`task`]: groups, child handles, the per-group ready queues and
 //!    wakers, cancellation and the cleanups it leaves, the scheduling
-//!    policy (poll budget, seeded order), and the one thread-local context
-//!    a running runtime shares with the code it polls.
+//!    policy (poll and operation budgets, seeded order), and the one
+//!    thread-local context a running runtime shares with the code it
+//!    polls.
 //! 3. Leaf futures and system APIs, on the two: [`time`], [`io`], [`net`],
 //!    [`process`], [`signal`], [`thread`], [`sync`].
 //! 4. `rt`: [`run`], [`Builder`], and the same runtime driven by another

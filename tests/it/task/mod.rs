@@ -2,6 +2,7 @@
 
 mod catch_panic;
 mod cleanup;
+mod fairness;
 mod gather;
 mod group;
 mod model;

@@ -12,8 +12,8 @@ use std::task::{Context, Poll};
 use rustix::event::{PollFd, PollFlags, Timespec};
 
 use crate::reactor::{Direction, Interest, Reactor, Source, SourceWait};
-use crate::task::context;
 use crate::task::trace::Wait;
+use crate::task::{context, queue};
 use std::marker::PhantomData;
 use std::rc::Rc;
 
@@ -262,6 +262,9 @@ impl<F: AsFd> Async<F> {
         op: &mut impl FnMut() -> io::Result<R>,
     ) -> Poll<io::Result<R>> {
         let reactor = context::reactor();
+        // An fd that is always ready (a regular file, `/dev/zero`, a
+        // socket that never runs dry) must not keep the task for ever.
+        std::task::ready!(queue::poll_op(cx));
         let source = match self.source(&reactor) {
             Ok(source) => source,
             Err(e) => return Poll::Ready(Err(e)),

@@ -38,8 +38,8 @@ use rustix::io::{Errno, ReadWriteFlags};
 use rustix::net::{RecvFlags, SendFlags};
 
 use crate::reactor::{FdWait, Interest};
-use crate::task::context;
 use crate::task::trace::Wait;
+use crate::task::{context, queue};
 
 /// Reads up to `buf.len()` bytes from `fd`: the count read, `0` at
 /// end-of-file.
@@ -280,6 +280,8 @@ async fn retry_with<T>(
         if matches!(current, Way::ReadinessOnly) {
             ready(fd, interest).await?;
         }
+        // A file that is always ready must not keep the task for ever.
+        poll_fn(queue::poll_op).await;
         match op(current, fd) {
             Err(Errno::AGAIN) => ready(fd, interest).await?,
             Err(Errno::INTR) => {}

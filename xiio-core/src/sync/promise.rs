@@ -9,6 +9,8 @@ use std::task::{Context, Poll, Waker};
 
 use slab::Slab;
 
+use crate::task::queue;
+
 /// A value set once by one task and awaited by any number of tasks, the
 /// Rust form of the Python original's `Future`.
 ///
@@ -192,9 +194,11 @@ impl<T> Promise<T> {
     where
         T: Clone,
     {
-        if let Some(value) = self.get() {
+        if self.is_set() {
+            // A loop of waits that never wait still yields now and then.
+            std::task::ready!(queue::poll_op(cx));
             *key = None;
-            return Poll::Ready(value);
+            return Poll::Ready(self.get().expect("set above"));
         }
         let mut waiters = self.inner.waiters.borrow_mut();
         match key.and_then(|key| waiters.get_mut(key)) {

@@ -3,7 +3,8 @@
 //!
 //! Everything the code of a running runtime needs to find without being
 //! handed it lives here: which reactor is current (leaf futures register
-//! there), the poll budget and the seeded order (the scheduling policy),
+//! there), the poll and operation budgets and the seeded order (the
+//! scheduling policy),
 //! where orphaned cleanups go (the innermost group's sink), the testing
 //! hooks (a tracer), and the local halves of the groups' ready queues (so
 //! that a wake on the runtime's thread takes no lock). `xiio::run` enters
@@ -26,6 +27,7 @@ thread_local! {
         Context {
             reactor: RefCell::new(None),
             budget: Cell::new(u32::MAX),
+            ops: Cell::new(u32::MAX),
             shuffle: Cell::new(None),
             sink: RefCell::new(None),
             tracer: RefCell::new(None),
@@ -43,6 +45,9 @@ pub(crate) struct Context {
     /// Task polls left before the run loop looks at the reactor again
     /// (`queue.rs`); `u32::MAX` outside a runtime.
     pub(super) budget: Cell<u32>,
+    /// Operations that completed at once left to the task being polled
+    /// before it must yield (`queue.rs`); `u32::MAX` outside a task poll.
+    pub(super) ops: Cell<u32>,
     /// The seeded order's generator state, if the runtime has a seed
     /// (`queue.rs`).
     pub(super) shuffle: Cell<Option<u64>>,

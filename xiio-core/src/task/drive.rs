@@ -258,6 +258,9 @@ where
         let this = &mut *self;
         let inner = this.inner.clone();
         let _sink = cancel::collect_into(&inner.orphans);
+        // Each task polled below gets an operation budget of its own
+        // (`take_budget`); the task polling us gets its own back after.
+        let _ops = queue::keep_op_budget();
         let mut keys = std::mem::take(&mut this.keys);
         // Keys before `next` were polled by the last poll; those after it
         // had no budget yet, and the queued ones come after them. The
