@@ -50,5 +50,5 @@ pub use time::{sleep, timeout};
 /// `xiio::compat`.
 #[doc(hidden)]
 pub mod embed {
-    pub use crate::rt::{OnExecutor, on_executor};
+    pub use crate::rt::{OnExecutor, OutsideWork, on_executor};
 }

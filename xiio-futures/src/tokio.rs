@@ -17,6 +17,7 @@ use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
 use futures_io::{AsyncRead, AsyncWrite};
+use xiio_core::embed::OutsideWork;
 
 /// A futures-io stream as tokio's `AsyncRead` and `AsyncWrite`.
 ///
@@ -174,23 +175,43 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 pub fn with_tokio<F: IntoFuture>(fut: F) -> WithTokio<F::IntoFuture> {
     WithTokio {
         fut: Some(Box::pin(fut.into_future())),
+        work: None,
     }
 }
 
 /// The future of [`with_tokio`].
+///
+/// While it waits, it counts as work outside xiio's thread (tokio's
+/// helper thread drives its sockets and timers): on the mock clock, time
+/// does not jump meanwhile, so an `xiio::timeout` around it measures the
+/// real wait (jumping would fire it at once), and the task tree says the
+/// task waits on tokio.
 #[must_use = "futures do nothing unless awaited"]
 pub struct WithTokio<F> {
     /// The future; `None` once dropped.
     fut: Option<Pin<Box<F>>>,
+    /// Held from the first `Pending` to the end.
+    work: Option<OutsideWork>,
 }
 
 impl<F: Future> Future for WithTokio<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let _tokio = runtime().enter();
-        let fut = self.get_mut().fut.as_mut().expect("polled after drop");
-        fut.as_mut().poll(cx)
+        let this = self.get_mut();
+        let poll = {
+            let _tokio = runtime().enter();
+            let fut = this.fut.as_mut().expect("polled after drop");
+            fut.as_mut().poll(cx)
+        };
+        match poll {
+            Poll::Pending => this
+                .work
+                .get_or_insert_with(|| OutsideWork::new("work on tokio's helper thread"))
+                .pending(),
+            Poll::Ready(_) => this.work = None,
+        }
+        poll
     }
 }
 

@@ -123,18 +123,89 @@ async fn tokio_io_traits_for_xiio_streams() -> io::Result<()> {
     })
 }
 
-#[xiio::test(mock_clock)]
+/// Dropping the `with_tokio` future (here by an xiio timeout) drops the
+/// tokio future inside it.
+#[xiio::test]
 async fn dropping_with_tokio_cancels_the_tokio_future() {
-    let start = xiio::time::now();
-    // A tokio sleep of an hour, cancelled by xiio's (virtual) timeout. (The
-    // sleep is made inside: tokio::time::sleep needs the context as soon
-    // as it is called, not only when polled.)
+    let (dropped, tokio_side_gone) = tokio::sync::oneshot::channel::<()>();
+    let start = std::time::Instant::now();
+    // A tokio sleep of an hour, cancelled by xiio's timeout. (The sleep is
+    // made inside: tokio::time::sleep needs the context as soon as it is
+    // called, not only when polled.)
     let hour = std::time::Duration::from_secs(3600);
     let result = xiio::timeout(
-        ms(100),
-        with_tokio(async { tokio::time::sleep(hour).await }),
+        ms(50),
+        with_tokio(async move {
+            let _dropped = dropped; // closes the channel when dropped
+            tokio::time::sleep(hour).await
+        }),
     )
     .await;
     assert!(result.is_err());
-    assert_eq!(xiio::time::now() - start, ms(100));
+    assert!(start.elapsed() >= ms(50));
+    assert!(
+        tokio_side_gone.await.is_err(),
+        "the tokio future was dropped"
+    );
+}
+
+// Regression: on the mock clock, time jumped while tokio's thread worked
+// for the task, so a timeout around `with_tokio` fired at once (a reqwest
+// call inside `timeout(1 s)` timed out after about 2 ms of real time,
+// every time). Work inside `with_tokio` is outside work: the clock stands
+// still until it is done.
+#[xiio::test(mock_clock)]
+async fn on_the_mock_clock_a_timeout_around_with_tokio_waits_for_tokios_work() {
+    let start = xiio::time::now();
+    let result = xiio::timeout(
+        ms(1000),
+        with_tokio(async {
+            tokio::time::sleep(ms(30)).await; // 30 ms of real time
+            5
+        }),
+    )
+    .await;
+    assert_eq!(result.ok(), Some(5));
+    assert!(crate::util::since(start) < ms(1000));
+}
+
+/// The issue's own case: a reqwest call through `with_tokio` inside a
+/// timeout, on the mock clock, to a server that takes real time to answer.
+#[xiio::test(mock_clock)]
+async fn on_the_mock_clock_reqwest_inside_a_timeout_gets_its_answer() -> io::Result<()> {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let server = std::thread::spawn(move || -> io::Result<()> {
+        let (mut stream, _) = listener.accept()?;
+        let mut request = [0; 1024];
+        let _ = stream.read(&mut request)?;
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+    });
+    let fetch = with_tokio(async move {
+        let response = reqwest::get(format!("http://{addr}/")).await?;
+        response.text().await
+    });
+    let body = xiio::timeout(ms(1000), fetch)
+        .await
+        .map_err(io::Error::other)?
+        .map_err(io::Error::other)?;
+    assert_eq!(body, "hello");
+    server.join().unwrap()
+}
+
+/// The task tree says what a task inside `with_tokio` waits on.
+#[xiio::test(mock_clock)]
+async fn the_task_tree_says_a_task_waits_on_tokio() {
+    xiio::task_group!(|tg| {
+        tg.add_task(with_tokio(async {
+            tokio::time::sleep(ms(30)).await;
+        }));
+        xiio::task::yield_now().await; // the child starts and waits
+        let tree = xiio::testing::task_tree();
+        assert!(tree.contains("work on tokio's helper thread"), "{tree}");
+        Ok::<_, ()>(())
+    })
+    .unwrap();
 }

@@ -284,6 +284,11 @@ impl OutsideWork {
             key,
         }
     }
+
+    /// True if it counts in `reactor`.
+    pub(crate) fn is_in(&self, reactor: &Reactor) -> bool {
+        self.reactor == reactor.id
+    }
 }
 
 impl Drop for OutsideWork {

@@ -3,11 +3,14 @@
 //!
 //! - `run.rs`: the run loop: poll the root, park in the reactor until a
 //!   wake, again;
-//! - `on_executor.rs`: the same runtime, polled by another executor.
+//! - `on_executor.rs`: the same runtime, polled by another executor;
+//! - `outside.rs`: another runtime working for a task of this one.
 
 mod on_executor;
+mod outside;
 mod run;
 
 pub use on_executor::{OnExecutor, on_executor};
+pub use outside::OutsideWork;
 pub(crate) use run::Tools;
 pub use run::{Builder, run};

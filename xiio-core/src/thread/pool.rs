@@ -16,6 +16,7 @@ use std::future::poll_fn;
 use std::io;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::{Poll, Waker};
 use std::thread::ThreadId;
@@ -194,7 +195,7 @@ impl ThreadPool {
         // Outside xiio::run (another executor) there is no clock to hold.
         let _work = context::try_reactor().map(|reactor| {
             let slot = slot.clone();
-            OutsideWork::new(&reactor, Rc::new(move || slot.is_pending()))
+            OutsideWork::new(&reactor, Rc::new(move || slot.in_flight()))
         });
         let job_slot = slot.clone();
         if let Err(e) = self.submit(Box::new(move || job_slot.run(f))) {
@@ -349,6 +350,14 @@ where
 struct Slot<T> {
     /// Where the job is in its life.
     state: Mutex<SlotState<T>>,
+    /// Set once the job is over *and* its wake was made: until then the
+    /// job is outside work in flight. (Not "until the result is stored":
+    /// between storing it and waking the task, a mock clock that saw no
+    /// work left and no task woken would jump and fire a timeout around
+    /// the job early. Not "until the result is taken" either: a task may
+    /// wait on something else, a sleep, before it awaits the job, and the
+    /// clock must then move.)
+    over: AtomicBool,
 }
 
 /// The life of one job, as its awaiting future sees it.
@@ -368,6 +377,7 @@ impl<T> Slot<T> {
     fn new() -> Slot<T> {
         Slot {
             state: Mutex::new(SlotState::Pending(None)),
+            over: AtomicBool::new(false),
         }
     }
 
@@ -378,6 +388,12 @@ impl<T> Slot<T> {
     /// Runs on the worker: calls `f` unless abandoned, stores its result and
     /// wakes the awaiting task.
     fn run(&self, f: impl FnOnce() -> T) {
+        self.finish(f);
+        self.over.store(true, Ordering::Release);
+    }
+
+    /// [`run`](Slot::run), up to and with the wake.
+    fn finish(&self, f: impl FnOnce() -> T) {
         if matches!(*self.lock(), SlotState::Abandoned) {
             return; // cancelled before it started; `f` is dropped here
         }
@@ -400,12 +416,12 @@ impl<T> Slot<T> {
         }
     }
 
-    /// Polled by the awaiting future.
-    /// True until the job ran (or was skipped).
-    fn is_pending(&self) -> bool {
-        matches!(*self.lock(), SlotState::Pending(_))
+    /// True until the job is over and its wake made (see [`Slot::over`]).
+    fn in_flight(&self) -> bool {
+        !self.over.load(Ordering::Acquire)
     }
 
+    /// Polled by the awaiting future.
     fn poll(&self, waker: &Waker) -> Poll<Result<T, Box<dyn Any + Send>>> {
         let mut state = self.lock();
         match &mut *state {
@@ -437,5 +453,42 @@ impl<T> Drop for Abandon<'_, T> {
         // A finished result (or a panic payload) not taken is dropped here,
         // outside the lock.
         drop(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::task::{Wake, Waker};
+
+    use super::Slot;
+
+    /// A waker that records whether the job still counted as in flight
+    /// when its wake was made.
+    struct Check(Arc<Slot<u32>>, AtomicBool);
+
+    impl Wake for Check {
+        fn wake(self: Arc<Self>) {
+            self.wake_by_ref();
+        }
+
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.1.store(self.0.in_flight(), Ordering::SeqCst);
+        }
+    }
+
+    // Regression: the job stopped counting as outside work once it stored
+    // its result, before its wake reached the runtime; in that gap a mock
+    // clock could jump and fire a timeout around the job early.
+    #[test]
+    fn a_job_counts_as_in_flight_until_its_wake_was_made() {
+        let slot = Arc::new(Slot::new());
+        let check = Arc::new(Check(slot.clone(), AtomicBool::new(false)));
+        assert!(slot.poll(&Waker::from(check.clone())).is_pending());
+        assert!(slot.in_flight());
+        slot.run(|| 7);
+        assert!(check.1.load(Ordering::SeqCst), "in flight while waking");
+        assert!(!slot.in_flight(), "over once woken");
     }
 }
