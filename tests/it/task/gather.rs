@@ -359,6 +359,34 @@ fn ten_jobs_of_100_ms_with_a_limit_of_3_take_400_ms() {
     });
 }
 
+// Regression: `gather_limit` started `n` workers however few futures
+// there were: a limit of 10 M with 3 futures took 14 s and 2.6 GB, and
+// `usize::MAX` aborted out of memory.
+#[test]
+fn gather_limit_far_above_the_work_starts_no_more_workers_than_futures() {
+    run_mock(async {
+        let jobs = || (0..3).map(|i| async move { Ok::<_, ()>(i) });
+        assert_eq!(
+            xiio::task::gather_limit(jobs(), usize::MAX).await,
+            Ok(vec![0, 1, 2])
+        );
+        let jobs_tree = xiio::task_group!(|tg| {
+            let limited = tg.add_task(xiio::task::gather_limit(
+                (0..3).map(|_| xiio::sleep(ms(10)).map(Ok::<_, ()>)),
+                10_000_000,
+            ));
+            yield_now().await; // the workers start and wait
+            yield_now().await;
+            let tree = xiio::testing::task_tree();
+            Ok::<_, ()>((limited, tree))
+        });
+        let (limited, tree) = jobs_tree.unwrap();
+        assert_eq!(limited.take().map(|v| v.len()), Some(3));
+        let waiting = tree.matches("waits on a timer").count();
+        assert_eq!(waiting, 3, "one worker per future:\n{tree}");
+    });
+}
+
 #[test]
 fn gather_limit_stops_at_the_first_error() {
     run_mock(async {

@@ -149,6 +149,41 @@ fn a_slow_consumer_of_an_interval_skips_the_missed_ticks() {
     });
 }
 
+// Regression: after a stall of 2^32 periods the interval panicked in
+// debug builds (a u32 count of periods overflowed) and, in release
+// builds, stuck on one stale instant and ticked at once for ever.
+#[test]
+fn an_interval_after_a_stall_of_four_billion_periods_ticks_once_and_goes_on() {
+    run_mock(async {
+        let period = ms(1);
+        let mut interval = xiio::time::interval(period);
+        interval.tick().await;
+        xiio::sleep(period * u32::MAX + period * 10).await; // about 50 days
+        let resumed = xiio::time::now();
+        interval.tick().await; // the missed tick, at once
+        assert_eq!(since(resumed), Duration::ZERO);
+        let next = interval.tick().await; // then on schedule, not at once
+        assert!(next > resumed, "the next tick is in the future");
+        assert!(since(resumed) <= period && since(resumed) > Duration::ZERO);
+        interval.tick().await;
+        assert!(since(resumed) > period);
+    });
+}
+
+// Regression: `interval(Duration::MAX)` panicked at its first tick
+// ("overflow when adding duration to instant").
+#[test]
+fn an_interval_of_duration_max_ticks_once_then_never() {
+    run_mock(async {
+        let start = xiio::time::now();
+        let mut interval = xiio::time::interval(Duration::MAX);
+        assert_eq!(interval.tick().await, start);
+        let second = xiio::timeout(Duration::from_secs(3600), interval.tick()).await;
+        assert!(second.is_err(), "a very slow interval");
+        assert_eq!(interval.period(), Duration::MAX);
+    });
+}
+
 #[test]
 fn an_interval_is_a_stream() {
     run_mock(async {
