@@ -224,6 +224,39 @@ async fn socket_options_round_trip() -> io::Result<()> {
     Ok(())
 }
 
+// Regression: only the first of two waiting readers got the reset; the
+// kernel gave the second end-of-file, `Ok(0)`, which looks like a clean
+// close.
+#[xiio::test]
+async fn a_reset_reaches_every_waiting_reader_and_every_later_read() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?).await?;
+    let (server, _) = listener.accept().await?;
+    let readers = xiio::task_group!(|tg| {
+        let readers = [(); 2].map(|()| {
+            let client = &client;
+            tg.add_task(async move {
+                let mut buf = [0; 16];
+                Ok(client.read(&mut buf).await.map_err(|e| e.kind()))
+            })
+        });
+        xiio::sleep(ms(10)).await; // both wait now
+        rustix::net::sockopt::set_socket_linger(&server, Some(Duration::ZERO))?;
+        drop(server);
+        Ok::<_, io::Error>(readers)
+    })?;
+    for reader in &readers {
+        assert_eq!(reader.take(), Some(Err(ErrorKind::ConnectionReset)));
+    }
+    let later = client.read(&mut [0; 16]).await;
+    assert_eq!(later.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    // The futures-io path keeps it too.
+    let mut buf = [0; 16];
+    let polled = futures::AsyncReadExt::read(&mut &client, &mut buf).await;
+    assert_eq!(polled.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    Ok(())
+}
+
 #[xiio::test]
 async fn a_reset_wakes_every_task_waiting_on_the_connection() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;

@@ -249,7 +249,10 @@ pub(crate) async fn connect_addr(addr: SocketAddr) -> io::Result<TcpStream> {
         }
     })
     .await?;
-    Ok(TcpStream { io })
+    Ok(TcpStream {
+        io,
+        reset: Default::default(),
+    })
 }
 
 /// Removes repeated addresses, keeping the first of each.

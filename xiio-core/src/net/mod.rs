@@ -18,9 +18,12 @@
 //! `futures_core::Stream`: crates built on futures-io work with them as
 //! they are.
 //!
-//! Bad input and peers behave as the OS says: a reset connection gives
-//! `ConnectionReset` to every task waiting on it, a closed one gives
-//! end-of-file (`Ok(0)`), nothing panics or hangs.
+//! Bad input and peers behave as the OS says, with one exception: a reset
+//! connection gives `ConnectionReset` to every task waiting to read it and
+//! to every later read, where the kernel tells the reset to one read and
+//! end-of-file to the others (a reset taken for a clean close hides a
+//! truncated transfer). A closed connection gives end-of-file (`Ok(0)`);
+//! nothing panics or hangs.
 //!
 //! # Examples
 //!

@@ -17,6 +17,7 @@
 //! Nor for datagrams, listeners or terminals, where one read takes one
 //! datagram, connection or line out of several.
 
+use std::cell::Cell;
 use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
@@ -26,6 +27,33 @@ use crate::reactor::Direction;
 
 /// A stream socket type, and whether a short read or write on it proves the
 /// kernel's buffer drained or full (see the module docs).
+/// Whether the peer reset the connection. The kernel reports the reset
+/// (`ECONNRESET`) to one read and end-of-file to the next ones, which every
+/// other task waiting to read would take for a clean close, and a
+/// truncated transfer for a complete one. Kept here, the reset is what
+/// every later read reports.
+#[derive(Default)]
+pub(crate) struct Reset(Cell<bool>);
+
+impl Reset {
+    /// `result` of a read, with the reset remembered and told again.
+    fn read(&self, result: io::Result<usize>) -> io::Result<usize> {
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                self.0.set(true);
+                Err(e)
+            }
+            Ok(0) if self.0.get() => Err(io::ErrorKind::ConnectionReset.into()),
+            other => other,
+        }
+    }
+
+    /// The same for a poll.
+    fn poll_read(&self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+        poll.map(|result| self.read(result))
+    }
+}
+
 pub(crate) trait StreamSocket {
     const SHORT_IO_DRAINS: bool;
 }
@@ -39,12 +67,16 @@ impl StreamSocket for std::os::unix::net::UnixStream {
 }
 
 /// Reads into `buf`, waiting for data.
-pub(crate) async fn read<S: AsFd + StreamSocket>(io: &Async<S>, buf: &mut [u8]) -> io::Result<usize>
+pub(crate) async fn read<S: AsFd + StreamSocket>(
+    io: &Async<S>,
+    reset: &Reset,
+    buf: &mut [u8],
+) -> io::Result<usize>
 where
     for<'a> &'a S: Read,
 {
     let len = buf.len();
-    let n = io.read_with(|mut s| s.read(buf)).await?;
+    let n = reset.read(io.read_with(|mut s| s.read(buf)).await)?;
     drained(io, n, len);
     Ok(n)
 }
@@ -79,6 +111,7 @@ where
 /// `AsyncRead::poll_read`.
 pub(crate) fn poll_read<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     cx: &mut Context<'_>,
     buf: &mut [u8],
 ) -> Poll<io::Result<usize>>
@@ -86,7 +119,7 @@ where
     for<'a> &'a S: Read,
 {
     let len = buf.len();
-    let poll = io.poll_read_with(cx, |mut s| s.read(buf));
+    let poll = reset.poll_read(io.poll_read_with(cx, |mut s| s.read(buf)));
     if let Poll::Ready(Ok(n)) = poll {
         drained(io, n, len);
     }
@@ -96,6 +129,7 @@ where
 /// `AsyncRead::poll_read_vectored`.
 pub(crate) fn poll_read_vectored<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     cx: &mut Context<'_>,
     bufs: &mut [IoSliceMut<'_>],
 ) -> Poll<io::Result<usize>>
@@ -103,7 +137,7 @@ where
     for<'a> &'a S: Read,
 {
     let len = bufs.iter().map(|b| b.len()).sum();
-    let poll = io.poll_read_with(cx, |mut s| s.read_vectored(bufs));
+    let poll = reset.poll_read(io.poll_read_with(cx, |mut s| s.read_vectored(bufs)));
     if let Poll::Ready(Ok(n)) = poll {
         drained(io, n, len);
     }
@@ -173,7 +207,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 buf: &mut [u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_read(&self.io, cx, buf)
+                $crate::net::stream::poll_read(&self.io, &self.reset, cx, buf)
             }
 
             fn poll_read_vectored(
@@ -181,7 +215,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 bufs: &mut [std::io::IoSliceMut<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_read_vectored(&self.io, cx, bufs)
+                $crate::net::stream::poll_read_vectored(&self.io, &self.reset, cx, bufs)
             }
         }
 

@@ -184,6 +184,7 @@ fn accept(listener: &std::net::TcpListener) -> io::Result<(TcpStream, SocketAddr
     let (fd, peer) = rustix::net::acceptfrom_with(listener, flags)?;
     let stream = TcpStream {
         io: Async::new_nonblocking(std::net::TcpStream::from(fd))?,
+        reset: Default::default(),
     };
     let peer = match peer.map(SocketAddr::try_from) {
         Some(Ok(peer)) => peer,

@@ -57,6 +57,8 @@ use crate::io::Async;
 pub struct TcpStream {
     /// The socket.
     pub(crate) io: Async<std::net::TcpStream>,
+    /// Whether the peer reset the connection.
+    pub(crate) reset: stream::Reset,
 }
 
 impl_stream_traits!(TcpStream);
@@ -95,6 +97,7 @@ impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         Ok(TcpStream {
             io: Async::new(stream)?,
+            reset: Default::default(),
         })
     }
 
@@ -112,7 +115,7 @@ impl TcpStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::read(&self.io, buf).await
+        stream::read(&self.io, &self.reset, buf).await
     }
 
     /// Writes some of `buf`, waiting for room: the count written.

@@ -39,6 +39,8 @@ use crate::io::Async;
 pub struct UnixStream {
     /// The socket.
     pub(crate) io: Async<std::os::unix::net::UnixStream>,
+    /// Whether the peer reset the connection.
+    pub(crate) reset: stream::Reset,
 }
 
 impl_stream_traits!(UnixStream);
@@ -110,6 +112,7 @@ impl UnixStream {
     fn from_fd(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Async::new_nonblocking(stream)?,
+            reset: Default::default(),
         })
     }
 
@@ -117,6 +120,7 @@ impl UnixStream {
     pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
         Ok(UnixStream {
             io: Async::new(stream)?,
+            reset: Default::default(),
         })
     }
 
@@ -133,7 +137,7 @@ impl UnixStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        stream::read(&self.io, buf).await
+        stream::read(&self.io, &self.reset, buf).await
     }
 
     /// Writes some of `buf`, waiting for room: the count written.
