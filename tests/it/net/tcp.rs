@@ -472,3 +472,59 @@ fn a_short_read_before_the_peers_fin_does_not_hide_the_fin() {
     })
     .unwrap();
 }
+
+const RESOLVER_CHILD: &str = "XIIO_TEST_RESOLVER_CHILD";
+
+// Regression: name resolution shared the blocking-work pool with user
+// jobs; with that pool full of long jobs, `connect("localhost:…")` waited
+// behind them (it timed out after 1 s, where connecting by address took
+// 160 µs). Run in a child process: it fills the process-wide pool.
+#[test]
+fn connecting_by_name_does_not_queue_behind_blocking_work() {
+    let (output, finished) = util::run_ignored_child(
+        RESOLVER_CHILD,
+        "net::tcp::child_connect_by_name_with_the_pool_full",
+        Duration::from_secs(30),
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        finished && output.status.success() && stdout.contains("connected by name"),
+        "finished: {finished}, status {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+}
+
+/// Runs in a child process (see the test above); does nothing otherwise.
+#[test]
+#[ignore = "run by connecting_by_name_does_not_queue_behind_blocking_work"]
+fn child_connect_by_name_with_the_pool_full() {
+    if std::env::var_os(RESOLVER_CHILD).is_none() {
+        return;
+    }
+    xiio::run(async {
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        let port = listener.local_addr()?.port();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let released = std::sync::Arc::new(std::sync::Mutex::new(released));
+        xiio::task_group!(|tg| {
+            // More long jobs than the shared pool has workers (64).
+            for _ in 0..100 {
+                let released = released.clone();
+                tg.add_task(xiio::thread::run_blocking(move || {
+                    let _ = released.lock().unwrap().recv();
+                }));
+            }
+            xiio::task::yield_now().await; // the jobs are queued
+            let connect = TcpStream::connect(format!("localhost:{port}"));
+            let connected = xiio::timeout(Duration::from_secs(10), connect).await;
+            // Let the jobs end, whatever happened.
+            drop(release);
+            let stream = connected.map_err(io::Error::other)??;
+            assert_eq!(stream.peer_addr()?.port(), port);
+            println!("connected by name");
+            Ok::<_, io::Error>(())
+        })
+    })
+    .unwrap();
+}

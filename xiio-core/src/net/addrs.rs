@@ -2,14 +2,19 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
+use std::sync::OnceLock;
+
+use crate::thread::ThreadPool;
 
 /// What [`TcpStream::connect`](super::TcpStream::connect) and
 /// [`TcpConnector::connect`](super::TcpConnector::connect) take: a
 /// `SocketAddr`, an `(ip, port)` pair, a `"host:port"` string, a
 /// `(host, port)` pair, or a list of addresses.
 ///
-/// Like std's `ToSocketAddrs`, but a host name is resolved on xiio's thread
-/// pool ([`run_blocking`](crate::thread::run_blocking)), never on the runtime's thread.
+/// Like std's `ToSocketAddrs`, but a host name is resolved on a small pool
+/// of threads of its own, never on the runtime's thread, and never queued
+/// behind the blocking work of [`run_blocking`](crate::thread::run_blocking)
+/// (a pool full of long user jobs must not stall every connect by name).
 /// Addresses written as numbers (`"127.0.0.1:8080"`, `"[::1]:8080"`) are
 /// parsed at once, with no thread involved.
 ///
@@ -52,19 +57,27 @@ pub(crate) mod sealed {
 
 use sealed::{Addrs, Sealed};
 
-/// Resolves `addrs`, looking host names up on the thread pool.
+/// Lookups at once at most: the system resolver mostly waits on the
+/// network, and a program resolving more names than this at a time queues
+/// them here, not behind other blocking work.
+const RESOLVER_THREADS: usize = 8;
+
+/// Resolves `addrs`, looking host names up on the resolver's own pool.
 pub(crate) async fn resolve(addrs: &(impl ToSocketAddrs + ?Sized)) -> io::Result<Vec<SocketAddr>> {
     use std::net::ToSocketAddrs as _;
+    static RESOLVER: OnceLock<ThreadPool> = OnceLock::new();
+    let resolver = RESOLVER.get_or_init(|| ThreadPool::new(RESOLVER_THREADS));
     match addrs.to_addrs() {
         Addrs::Known(addrs) => Ok(addrs),
         Addrs::HostPort(host_port) => {
-            crate::thread::run_blocking(move || Ok(host_port.to_socket_addrs()?.collect())).await
+            resolver
+                .run(move || Ok(host_port.to_socket_addrs()?.collect()))
+                .await
         }
         Addrs::Host(host, port) => {
-            crate::thread::run_blocking(move || {
-                Ok((host.as_str(), port).to_socket_addrs()?.collect())
-            })
-            .await
+            resolver
+                .run(move || Ok((host.as_str(), port).to_socket_addrs()?.collect()))
+                .await
         }
     }
 }
