@@ -385,3 +385,71 @@ fn a_group_dropped_by_a_timeout_while_it_holds_a_panic_passes_it_on() {
     assert_eq!(cleanup_done.events(), ["cleanup done"]);
     assert_eq!(elapsed, ms(100), "resumed once the cleanup was done");
 }
+
+#[test]
+fn a_group_cancelled_by_its_parent_while_it_holds_a_panic_passes_it_on() {
+    // The inner group caught a child's panic (at 10 ms) and waits for
+    // another child's cleanup (until 60 ms) when a sibling of the inner
+    // group fails (at 20 ms) and the outer group cancels it. The panic
+    // once vanished there and the outer group returned the sibling's
+    // error; it now wins, once the cleanup is done.
+    let log = Log::new();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_mock(async {
+            let start = xiio::time::now();
+            let inner_log = log.clone();
+            let outer = TaskGroup::scope(async |tg| {
+                tg.add_task(TaskGroup::scope(async |inner| {
+                    inner.add_task(xiio::task::try_finally(xiio::sleep(ms(1000)), async move {
+                        xiio::sleep(ms(50)).await;
+                        inner_log.push(format!("cleanup done at {:?}", since(start)));
+                    }));
+                    inner.add_task(async {
+                        xiio::sleep(ms(10)).await;
+                        panic_with("inner")
+                    });
+                    Ok::<_, &str>(())
+                }));
+                tg.add_task(async {
+                    xiio::sleep(ms(20)).await;
+                    Err::<(), _>("the sibling's error")
+                });
+                Ok::<_, &str>(())
+            });
+            outer.await
+        })
+    }));
+    match result {
+        Err(payload) => assert_eq!(panic_message(&*payload), "inner"),
+        Ok(result) => panic!("the panic was lost: {result:?}"),
+    }
+    assert_eq!(log.events(), ["cleanup done at 60ms"]);
+}
+
+#[test]
+fn a_timeout_that_drops_a_try_finally_holding_a_panic_passes_it_on() {
+    // The body panics at once; its cleanup takes 100 ms; the deadline
+    // passes at 50 ms and the timeout drops the `try_finally` mid-cleanup.
+    // The timeout runs the cleanup to its end, then resumes the panic: it
+    // does not return `Err(TimeoutError)` as if nothing had panicked.
+    let log = Log::new();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        run_mock(async {
+            let start = xiio::time::now();
+            let cleanup_log = log.clone();
+            let timed = xiio::timeout(
+                ms(50),
+                xiio::task::try_finally(async { panic_with("the body") }, async move {
+                    xiio::sleep(ms(100)).await;
+                    cleanup_log.push(format!("cleanup done at {:?}", since(start)));
+                }),
+            );
+            timed.await
+        })
+    }));
+    match result {
+        Err(payload) => assert_eq!(panic_message(&*payload), "the body"),
+        Ok(result) => panic!("the panic was lost: {result:?}"),
+    }
+    assert_eq!(log.events(), ["cleanup done at 100ms"]);
+}
