@@ -43,6 +43,56 @@ use super::cancel::{self, Orphan, Panic};
 ///     assert_eq!(xiio::time::now() - start, Duration::from_millis(150));
 /// });
 /// ```
+///
+/// # Why the cleanup cannot borrow
+///
+/// Children of a group may borrow the caller's locals; a cleanup may not,
+/// not even what the group's children may borrow. The cleanup of a
+/// cancelled task outlives the task, and may outlive its group too: a
+/// group that is itself cancelled (dropped) while a cleanup runs cannot
+/// wait in `Drop`, so it hands the cleanup to the group above it, which
+/// runs it after the borrowed data may be gone. Here the task that owns
+/// `log` is dropped, and with it the inner group, while the cleanup still
+/// has 50 ms to go:
+///
+/// ```compile_fail
+/// # use std::time::Duration;
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     let outer = xiio::timeout(Duration::from_millis(10), async {
+///         let log = String::from("log"); // dropped with this future
+///         xiio::task_group!(|tg| {
+///             tg.add_task(xiio::task::try_finally(xiio::sleep(Duration::from_secs(1)), async {
+///                 xiio::sleep(Duration::from_millis(50)).await;
+///                 println!("{log}"); // would read `log` after it was dropped
+///             }));
+///             Ok::<_, ()>(())
+///         })
+///     });
+///     let _ = outer.await; // the cleanup runs here, after `log` is gone
+/// });
+/// ```
+///
+/// (Running the cleanup to its end inside the dropping `Drop` instead
+/// would block the thread, and so every other task, for as long as the
+/// cleanup waits.) Give the cleanup what it uses: move a value in, or
+/// share it through an `Rc`:
+///
+/// ```
+/// # use std::rc::Rc;
+/// # use std::time::Duration;
+/// xiio::Builder::new().mock_clock(true).run(async {
+///     let log = Rc::new(std::cell::RefCell::new(Vec::new()));
+///     let cleanup_log = log.clone();
+///     let _ = xiio::timeout(
+///         Duration::from_millis(10),
+///         xiio::task::try_finally(xiio::sleep(Duration::from_secs(1)), async move {
+///             cleanup_log.borrow_mut().push("cleaned up");
+///         }),
+///     )
+///     .await;
+///     assert_eq!(*log.borrow(), ["cleaned up"]);
+/// });
+/// ```
 pub async fn try_finally<F, C>(body: F, cleanup: C) -> F::Output
 where
     F: Future,
