@@ -185,9 +185,19 @@ impl Server {
 
     /// Sends SIGINT and waits for the server to exit, successfully: its
     /// whole output.
-    fn interrupt(mut self) -> String {
+    fn interrupt(self) -> String {
         let pid = rustix::process::Pid::from_child(&self.child);
         rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+        self.wait_for_exit("SIGINT")
+    }
+
+    /// Waits for the example to exit, successfully: its whole output.
+    ///
+    /// # Panics
+    ///
+    /// If it does not exit within the deadline (`after`: what it was
+    /// waiting for), or fails.
+    fn wait_for_exit(mut self, after: &str) -> String {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -197,7 +207,7 @@ impl Server {
                 let _ = self.child.kill();
                 let _ = self.child.wait();
                 panic!(
-                    "no exit within {DEADLINE:?} of SIGINT; the output:\n{}",
+                    "no exit within {DEADLINE:?} of {after}; the output:\n{}",
                     self.seen.borrow().join("\n")
                 );
             }
@@ -229,34 +239,7 @@ fn thread_per_core_load() {
 
 /// Runs example `name` with `args`; its stdout, once it exited 0.
 fn run_example(name: &str, args: &[&str]) -> String {
-    let mut child = Command::new(example_binary(name))
-        .args(args)
-        .stdin(Stdio::null())
-        .env("RUST_BACKTRACE", "0") // the panics they contain are logged, briefly
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("start the example");
-    // Read on a thread, so that a full pipe never stops the example.
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        stdout.read_to_string(&mut out).map(|_| out)
-    });
-    let start = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > DEADLINE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} did not finish within {DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    let out = reader.join().unwrap().expect("the example's output");
-    assert!(status.success(), "{name} exited with {status}:\n{out}");
-    out
+    Server::start(name, args).wait_for_exit("its end")
 }
 
 /// The path of example `name`'s binary, built if it is missing or older
