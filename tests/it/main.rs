@@ -6,7 +6,7 @@
 //! generous slack. Tests that must run in a process of their own (they
 //! change per-process limits or signal dispositions, or would hang the
 //! suite if the bug they guard against came back) re-run this binary on
-//! one `#[ignore]`d test: see `util::run_ignored_child`.
+//! one `#[ignore]`d test: see `util::assert_ignored_child_passes`.
 
 mod util;
 

@@ -206,15 +206,11 @@ pub fn panic_with(msg: &'static str) {
 }
 
 /// Runs the `#[ignore]`d test `name` of this test binary in a child process
-/// with the environment variable `env` set, and kills it if it still runs
-/// after `deadline`: its output, and whether it finished by itself. For
-/// tests that would hang or spin the whole suite if the bug they guard
-/// against came back.
-pub fn run_ignored_child(
-    env: &str,
-    name: &str,
-    deadline: Duration,
-) -> (std::process::Output, bool) {
+/// with the environment variable `env` set, kills it if it still runs after
+/// `deadline`, and checks that it finished by itself, passed, and printed
+/// `expected`. For tests that would hang or spin the whole suite if the bug
+/// they guard against came back, or that need a process of their own.
+pub fn assert_ignored_child_passes(env: &str, name: &str, deadline: Duration, expected: &str) {
     use std::process::{Command, Stdio};
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
@@ -241,5 +237,17 @@ pub fn run_ignored_child(
         }
         std::thread::sleep(ms(20));
     };
-    (child.wait_with_output().unwrap(), finished)
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        finished,
+        "the child {name} still ran after {deadline:?}, and was killed \
+         (see the test's comment)\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        output.status.success() && stdout.contains(expected),
+        "the child {name}: status {:?}, {expected:?} expected\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
 }
