@@ -9,7 +9,7 @@ use crate::task::context;
 use crate::task::trace::Wait;
 
 /// Work another runtime does for a task of this one (the tokio bridge's
-/// helper thread), from the task's first wait until its result is taken:
+/// helper thread), from the task's first wait until its future is done:
 /// while it lives, the mock clock does not jump (that work takes real
 /// time), and the task tree says the task waits on it instead of calling
 /// the runtime stuck.

@@ -33,7 +33,7 @@ impl Builder {
     ///
     /// The mock clock stands still while any task can make progress. When no
     /// task is woken, no fd is ready right now and no outside work
-    /// (thread-pool jobs until their result is taken, child processes,
+    /// (thread-pool jobs until their wake is made, child processes,
     /// futures inside `xiio::compat::with_tokio`) is in flight, it jumps to the
     /// next deadline at once, like trio's autojump clock. So a test of "two
     /// 100 ms sleeps in parallel take 100 ms" takes no real time and asserts
