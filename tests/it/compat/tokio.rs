@@ -124,7 +124,9 @@ async fn tokio_io_traits_for_xiio_streams() -> io::Result<()> {
 }
 
 /// Dropping the `with_tokio` future (here by an xiio timeout) drops the
-/// tokio future inside it.
+/// tokio future inside it. On the real clock: on the mock clock, time
+/// stands still while tokio works for the task, so the timeout would
+/// fire only after tokio's hour.
 #[xiio::test]
 async fn dropping_with_tokio_cancels_the_tokio_future() {
     let (dropped, tokio_side_gone) = tokio::sync::oneshot::channel::<()>();
