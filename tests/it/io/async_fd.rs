@@ -16,7 +16,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use futures::io::{AsyncReadExt, AsyncWriteExt};
 use xiio::TaskGroup;
-use xiio::io::Async;
+use xiio::io::{Async, Interest};
 
 use crate::util;
 use crate::util::{TempPath, is_nonblocking, ms, panic_message, run_mock, since};
@@ -108,25 +108,38 @@ async fn read_with_waits_and_returns_when_the_writer_writes() -> io::Result<()> 
 }
 
 #[xiio::test(mock_clock)]
-async fn readable_does_not_return_for_data_already_consumed_by_a_raw_read() -> io::Result<()> {
+async fn readable_reports_cached_readiness_until_try_io_says_would_block() -> io::Result<()> {
     let (reader, mut writer) = io::pipe()?;
     let reader = Async::new(reader)?;
     let start = xiio::time::now();
     writer.write_all(b"abc")?;
     reader.readable().await?;
     assert_eq!(since(start), ms(0), "readable at once: data is there");
-    // Someone takes the data behind xiio's back.
+    // Someone takes the data behind xiio's back: xiio still takes the pipe
+    // for readable (tokio's model: only a `WouldBlock` clears readiness).
     let mut buf = [0; 64];
     assert_eq!(reader.get_ref().read(&mut buf)?, 3);
-    // xiio last saw the pipe readable, but it is not any more.
+    reader.readable().await?;
+    let err = reader
+        .try_io(Interest::READABLE, |mut r| r.read(&mut buf))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    // Now it waits.
     let nothing = xiio::timeout(ms(50), reader.readable()).await;
-    assert!(nothing.is_err(), "readable() returned for consumed data");
+    assert!(nothing.is_err(), "readable() returned after WouldBlock");
     assert_eq!(since(start), ms(50));
+    // try_io while not ready does not even run the operation.
+    let ran = Cell::new(false);
+    let err = reader
+        .try_io(Interest::READABLE, |_| Ok(ran.set(true)))
+        .unwrap_err();
+    assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
+    assert!(!ran.get());
     Ok(())
 }
 
 #[xiio::test(mock_clock)]
-async fn a_loop_of_readable_and_raw_reads_does_not_spin() -> io::Result<()> {
+async fn a_loop_of_readable_and_try_io_does_not_spin() -> io::Result<()> {
     let (reader, writer) = io::pipe()?;
     let reader = Async::new(reader)?;
     let writer = Async::new(writer)?;
@@ -146,7 +159,7 @@ async fn a_loop_of_readable_and_raw_reads_does_not_spin() -> io::Result<()> {
                 reader.readable().await?;
                 wakes.set(wakes.get() + 1);
                 let mut buf = [0; 64];
-                match reader.get_ref().read(&mut buf) {
+                match reader.try_io(Interest::READABLE, |mut r| r.read(&mut buf)) {
                     Ok(n) => got.extend_from_slice(&buf[..n]),
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                         would_block.set(would_block.get() + 1);
@@ -162,12 +175,9 @@ async fn a_loop_of_readable_and_raw_reads_does_not_spin() -> io::Result<()> {
     .await?;
     assert_eq!(got, b"one two");
     assert_eq!(since(start), ms(100));
-    assert_eq!(
-        would_block.get(),
-        0,
-        "readable() returned with nothing to read"
-    );
-    assert_eq!(wakes.get(), 2, "one wake per write");
+    // Per write: a wake that reads it, and one whose try says WouldBlock.
+    assert_eq!(would_block.get(), 2, "one WouldBlock per write");
+    assert_eq!(wakes.get(), 4, "two wakes per write");
     Ok(())
 }
 

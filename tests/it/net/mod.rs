@@ -2,6 +2,7 @@
 
 mod emfile;
 mod happy_eyeballs;
+mod readiness;
 mod tcp;
 mod udp;
 mod unix;

@@ -42,7 +42,9 @@ use std::rc::Rc;
 ///   run any non-blocking operation on the fd, waiting and retrying while it
 ///   says `WouldBlock`;
 /// - [`readable`](Async::readable) / [`writable`](Async::writable) wait
-///   until the fd is ready;
+///   until the fd is ready as xiio knows it, and
+///   [`try_io`](Async::try_io) runs one operation if it is (tokio's
+///   readiness model: an operation's `WouldBlock` clears the readiness);
 /// - when `&F` implements [`Read`] / [`Write`] (files, pipes, std sockets),
 ///   `Async<F>` and `&Async<F>` implement `futures_io::AsyncRead` /
 ///   `AsyncWrite`, so every futures-io crate works on them, and two tasks
@@ -134,28 +136,58 @@ impl<F: AsFd> Async<F> {
         io
     }
 
-    /// Waits until the fd is readable (or at end-of-file, or in error).
+    /// Waits until the fd is readable (or at end-of-file, or in error), as
+    /// xiio knows it: readiness is cached per direction, set by the
+    /// reactor's events and cleared only when an operation says
+    /// `WouldBlock` (tokio's model).
     ///
-    /// When xiio last saw the fd readable, this checks with a `poll(2)` of
-    /// no timeout that it still is, so a loop of `readable()` and a read
-    /// that says `WouldBlock` waits instead of spinning.
+    /// So this may return although nothing can be read (a false positive:
+    /// someone else read the data, through this `Async` or around it). Use
+    /// it with [`try_io`](Async::try_io), whose `WouldBlock` clears the
+    /// readiness: a loop of `readable()` and `try_io` then waits for the
+    /// next edge instead of spinning, and never waits while the kernel has
+    /// data. Before the first event, this asks the kernel (a `poll(2)` of
+    /// no timeout), so a fresh fd with nothing to read waits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    ///
+    /// xiio::run(async {
+    ///     let (reader, mut writer) = std::io::pipe()?;
+    ///     let reader = xiio::io::Async::new(reader)?;
+    ///     writer.write_all(b"hello")?;
+    ///     let mut buf = [0; 16];
+    ///     let n = loop {
+    ///         reader.readable().await?;
+    ///         match reader.try_io(xiio::io::Interest::READABLE, |mut r| r.read(&mut buf)) {
+    ///             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+    ///             read => break read?,
+    ///         }
+    ///     };
+    ///     assert_eq!(&buf[..n], b"hello");
+    ///     Ok::<_, std::io::Error>(())
+    /// })?;
+    /// # Ok::<_, std::io::Error>(())
+    /// ```
     ///
     /// # Panics
     ///
     /// When polled outside `xiio::run`.
     pub async fn readable(&self) -> io::Result<()> {
-        self.io(Direction::Read, || self.check(Direction::Read))
+        self.io(Direction::Read, || self.seen(Direction::Read))
             .await
     }
 
-    /// Waits until the fd is writable (or its peer is gone, or in error);
-    /// see [`readable`](Async::readable).
+    /// Waits until the fd is writable (or its peer is gone, or in error),
+    /// as xiio knows it; see [`readable`](Async::readable).
     ///
     /// # Panics
     ///
     /// When polled outside `xiio::run`.
     pub async fn writable(&self) -> io::Result<()> {
-        self.io(Direction::Write, || self.check(Direction::Write))
+        self.io(Direction::Write, || self.seen(Direction::Write))
             .await
     }
 
@@ -165,7 +197,7 @@ impl<F: AsFd> Async<F> {
     /// direction) is woken.
     pub fn poll_readable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_io(Direction::Read, cx, None, &mut || {
-            self.check(Direction::Read)
+            self.seen(Direction::Read)
         })
     }
 
@@ -173,8 +205,63 @@ impl<F: AsFd> Async<F> {
     /// [`poll_readable`](Async::poll_readable).
     pub fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_io(Direction::Write, cx, None, &mut || {
-            self.check(Direction::Write)
+            self.seen(Direction::Write)
         })
+    }
+
+    /// Runs `op` once if the fd is ready for `interest` as xiio knows it,
+    /// and returns its result; `WouldBlock` without running it if not. A
+    /// `WouldBlock` from `op` clears the readiness, so the next
+    /// [`readable`](Async::readable) (or `writable`) waits for an edge.
+    ///
+    /// `op` must be non-blocking and say `WouldBlock` only when it really
+    /// has to wait (as for [`read_with`](Async::read_with)). Outside
+    /// `xiio::run`, `op` just runs.
+    ///
+    /// # Panics
+    ///
+    /// If `interest` is not exactly one of `Interest::READABLE` and
+    /// `Interest::WRITABLE`: a try is one operation in one direction.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        op: impl FnOnce(&F) -> io::Result<R>,
+    ) -> io::Result<R> {
+        let dir = if interest == Interest::READABLE {
+            Direction::Read
+        } else if interest == Interest::WRITABLE {
+            Direction::Write
+        } else {
+            panic!("try_io takes one direction: Interest::READABLE or Interest::WRITABLE");
+        };
+        let Some(reactor) = context::try_reactor() else {
+            return op(&self.io);
+        };
+        let source = self.source(&reactor)?;
+        if !source.is_ready(&reactor, dir) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let result = op(&self.io);
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::WouldBlock)
+        {
+            source.clear(&reactor, dir);
+        }
+        result
+    }
+
+    /// For `readable()`/`writable()`, run while `dir` is cached ready: `Ok`
+    /// once an event or a check has shown it ready; before that, a
+    /// `poll(2)` check, whose `WouldBlock` makes the caller wait.
+    fn seen(&self, dir: Direction) -> io::Result<()> {
+        let reactor = context::reactor();
+        let source = self.source(&reactor)?;
+        if !source.seen(&reactor, dir) {
+            self.check(dir)?;
+            source.see(&reactor, dir);
+        }
+        Ok(())
     }
 
     /// Whether the fd is ready for `dir` right now: `WouldBlock` if not.

@@ -18,6 +18,21 @@
 //! `futures_core::Stream`: crates built on futures-io work with them as
 //! they are.
 //!
+//! Readiness follows tokio's model: each socket caches whether it is
+//! readable and writable, set by the reactor's events and cleared only when
+//! an operation says `WouldBlock`. The async operations (`read`, `send`...)
+//! wait and retry on their own; for code that drives the socket itself,
+//! `readable()`/`writable()` report the cached readiness (which can be a
+//! false positive) and the `try_*` operations (`try_read`, `try_write`,
+//! `try_recv`, `try_send`, `try_recv_from`, `try_send_to`, `try_io`) make
+//! one attempt each, so a loop of `readable()` and `try_read` never spins
+//! and never waits while the kernel has data or room. Datagram sockets
+//! have the `poll_*` forms too.
+//!
+//! Unix socket paths that start with a NUL byte (`"\0name"`) name `name`
+//! in Linux's abstract namespace, as in tokio; `bind_addr` and
+//! `connect_addr` take a `std::os::unix::net::SocketAddr` for the same.
+//!
 //! Bad input and peers behave as the OS says, with one exception: a reset
 //! connection gives `ConnectionReset` to every task waiting to read it and
 //! to every later read, where the kernel tells the reset to one read and
@@ -52,6 +67,7 @@
 
 mod addrs;
 mod connect;
+mod datagram;
 pub(crate) mod stream;
 mod tcp_listener;
 mod tcp_stream;

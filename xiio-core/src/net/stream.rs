@@ -22,7 +22,7 @@ use std::io::{self, IoSlice, IoSliceMut, Read, Write};
 use std::os::fd::AsFd;
 use std::task::{Context, Poll};
 
-use crate::io::Async;
+use crate::io::{Async, Interest};
 use crate::reactor::Direction;
 
 /// A stream socket type, and whether a short read or write on it proves the
@@ -177,6 +177,35 @@ where
     poll
 }
 
+/// One read attempt, if the stream is readable as xiio knows it.
+pub(crate) fn try_read<S: AsFd + StreamSocket>(
+    io: &Async<S>,
+    reset: &Reset,
+    bufs: &mut [IoSliceMut<'_>],
+) -> io::Result<usize>
+where
+    for<'a> &'a S: Read,
+{
+    let len = bufs.iter().map(|b| b.len()).sum();
+    let n = reset.read(io.try_io(Interest::READABLE, |mut s| s.read_vectored(bufs)))?;
+    drained(io, n, len);
+    Ok(n)
+}
+
+/// One write attempt, if the stream is writable as xiio knows it.
+pub(crate) fn try_write<S: AsFd + StreamSocket>(
+    io: &Async<S>,
+    bufs: &[IoSlice<'_>],
+) -> io::Result<usize>
+where
+    for<'a> &'a S: Write,
+{
+    let len = bufs.iter().map(|b| b.len()).sum();
+    let n = io.try_io(Interest::WRITABLE, |mut s| s.write_vectored(bufs))?;
+    filled(io, n, len);
+    Ok(n)
+}
+
 /// After a read of `n` of `len` bytes: a short read drained the buffer.
 fn drained<S: AsFd + StreamSocket>(io: &Async<S>, n: usize, len: usize) {
     if S::SHORT_IO_DRAINS && n > 0 && n < len {
@@ -255,3 +284,97 @@ macro_rules! impl_stream_traits {
 }
 
 pub(crate) use impl_stream_traits;
+
+/// The readiness methods of a stream type (with `io: Async<_>` and
+/// `reset` fields), in tokio's spelling, inside its `impl` block.
+macro_rules! stream_readiness_methods {
+    () => {
+        /// Waits until the stream is readable (data, end-of-file or an
+        /// error) as xiio knows it: readiness is cached, set by the
+        /// reactor's events and cleared when an operation says
+        /// `WouldBlock`, so this may return with nothing to read (a false
+        /// positive). Pair it with [`try_read`](Self::try_read), which
+        /// clears it; see [`Async::readable`](crate::io::Async::readable).
+        ///
+        /// # Panics
+        ///
+        /// When polled outside `xiio::run`.
+        pub async fn readable(&self) -> std::io::Result<()> {
+            self.io.readable().await
+        }
+
+        /// Waits until the stream is writable as xiio knows it; see
+        /// [`readable`](Self::readable) and [`try_write`](Self::try_write).
+        ///
+        /// # Panics
+        ///
+        /// When polled outside `xiio::run`.
+        pub async fn writable(&self) -> std::io::Result<()> {
+            self.io.writable().await
+        }
+
+        /// The poll form of [`readable`](Self::readable); only the last
+        /// task to call it is woken.
+        pub fn poll_read_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io.poll_readable(cx)
+        }
+
+        /// The poll form of [`writable`](Self::writable); only the last
+        /// task to call it is woken.
+        pub fn poll_write_ready(
+            &self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<std::io::Result<()>> {
+            self.io.poll_writable(cx)
+        }
+
+        /// Reads into `buf` once, without waiting: the count read, `0` at
+        /// end-of-file, `WouldBlock` if there is nothing to read now
+        /// (which clears the readiness, so the next
+        /// [`readable`](Self::readable) waits for data).
+        pub fn try_read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+            self.try_read_vectored(&mut [std::io::IoSliceMut::new(buf)])
+        }
+
+        /// [`try_read`](Self::try_read) into several buffers, in order.
+        pub fn try_read_vectored(
+            &self,
+            bufs: &mut [std::io::IoSliceMut<'_>],
+        ) -> std::io::Result<usize> {
+            $crate::net::stream::try_read(&self.io, &self.reset, bufs)
+        }
+
+        /// Writes some of `buf` once, without waiting: the count written,
+        /// `WouldBlock` if the send buffer is full (which clears the
+        /// readiness, so the next [`writable`](Self::writable) waits for
+        /// room).
+        pub fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+            self.try_write_vectored(&[std::io::IoSlice::new(buf)])
+        }
+
+        /// [`try_write`](Self::try_write) from several buffers, in order.
+        pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
+            $crate::net::stream::try_write(&self.io, bufs)
+        }
+
+        /// Runs `op`, one non-blocking operation on the socket, if it is
+        /// ready for `interest` as xiio knows it; see
+        /// [`Async::try_io`](crate::io::Async::try_io).
+        ///
+        /// # Panics
+        ///
+        /// If `interest` is not exactly one direction.
+        pub fn try_io<R>(
+            &self,
+            interest: $crate::io::Interest,
+            op: impl FnOnce() -> std::io::Result<R>,
+        ) -> std::io::Result<R> {
+            self.io.try_io(interest, |_| op())
+        }
+    };
+}
+
+pub(crate) use stream_readiness_methods;

@@ -5,7 +5,7 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use super::stream::{self, impl_stream_traits};
+use super::stream::{self, impl_stream_traits, stream_readiness_methods};
 use super::{TcpConnector, ToSocketAddrs};
 use crate::io::Async;
 
@@ -146,23 +146,7 @@ impl TcpStream {
         self.io.read_with(|s| s.peek(buf)).await
     }
 
-    /// Waits until the stream is readable (data, end-of-file or an error).
-    ///
-    /// # Panics
-    ///
-    /// When polled outside `xiio::run`.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the stream is writable.
-    ///
-    /// # Panics
-    ///
-    /// When polled outside `xiio::run`.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
-    }
+    stream_readiness_methods!();
 
     /// Shuts down the read half, the write half or both.
     /// `Shutdown::Write` is a half-close: the peer reads end-of-file, and

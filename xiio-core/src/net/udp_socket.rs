@@ -5,7 +5,10 @@ use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
-use crate::io::Async;
+use std::task::{Context, Poll};
+
+use super::datagram::datagram_readiness_methods;
+use crate::io::{Async, Interest};
 
 /// A UDP socket, sending and receiving datagrams without blocking.
 ///
@@ -104,6 +107,42 @@ impl UdpSocket {
     /// When polled outside `xiio::run`.
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         self.io.read_with(|s| s.peek(buf)).await
+    }
+
+    datagram_readiness_methods!();
+
+    /// Receives a datagram once, without waiting: its length and where it
+    /// came from, or `WouldBlock` if none is queued (which clears the
+    /// readiness).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
+    }
+
+    /// Sends a datagram to `target` once, without waiting: the count sent,
+    /// or `WouldBlock` if the buffer is full (which clears the readiness).
+    pub fn try_send_to(&self, buf: &[u8], target: impl Into<SocketAddr>) -> io::Result<usize> {
+        let target = target.into();
+        self.io
+            .try_io(Interest::WRITABLE, |s| s.send_to(buf, target))
+    }
+
+    /// The poll form of [`recv_from`](Self::recv_from).
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_read_with(cx, |s| s.recv_from(buf))
+    }
+
+    /// The poll form of [`send_to`](Self::send_to).
+    pub fn poll_send_to(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        target: SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |s| s.send_to(buf, target))
     }
 
     /// The local address.

@@ -9,7 +9,11 @@ use std::path::Path;
 
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use crate::io::Async;
+use std::task::{Context, Poll};
+
+use super::datagram::datagram_readiness_methods;
+use super::unix_stream::unix_addr;
+use crate::io::{Async, Interest};
 
 /// A Unix datagram socket, sending and receiving without blocking: the
 /// local-machine counterpart of [`UdpSocket`](super::UdpSocket). All
@@ -36,9 +40,11 @@ pub struct UnixDatagram {
 
 impl UnixDatagram {
     /// A socket bound to `path` (the file stays after the socket is
-    /// dropped).
+    /// dropped). Here and in every method that takes a path, a path that
+    /// starts with a NUL byte (`"\0name"`, as tokio spells it) names
+    /// `name` in Linux's abstract namespace.
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(std::os::unix::net::UnixDatagram::bind(path)?)
+        UnixDatagram::bind_addr(&unix_addr(path.as_ref())?)
     }
 
     /// A socket bound to `addr`, a path or a name in the abstract
@@ -68,7 +74,7 @@ impl UnixDatagram {
     /// Sets the default destination of [`send`](UnixDatagram::send) and the
     /// only source [`recv`](UnixDatagram::recv) accepts (synchronous).
     pub fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
-        self.io.get_ref().connect(path)
+        self.connect_addr(&unix_addr(path.as_ref())?)
     }
 
     /// [`connect`](UnixDatagram::connect) to a path or an abstract name.
@@ -100,8 +106,8 @@ impl UnixDatagram {
     ///
     /// When polled outside `xiio::run`.
     pub async fn send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
-        let path = path.as_ref();
-        self.io.write_with(|s| s.send_to(buf, path)).await
+        let addr = unix_addr(path.as_ref())?;
+        self.io.write_with(|s| s.send_to_addr(buf, &addr)).await
     }
 
     /// Sends a datagram to `addr`, a path or an abstract name.
@@ -120,6 +126,43 @@ impl UnixDatagram {
     /// When polled outside `xiio::run`.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io.read_with(|s| s.recv_from(buf)).await
+    }
+
+    datagram_readiness_methods!();
+
+    /// Receives a datagram once, without waiting: its length and the
+    /// sender's address, or `WouldBlock` if none is queued (which clears
+    /// the readiness).
+    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
+    }
+
+    /// Sends a datagram to the socket at `path` once, without waiting (see
+    /// [`send_to`](Self::send_to) for paths): the count sent, or
+    /// `WouldBlock` if the buffer is full (which clears the readiness).
+    pub fn try_send_to(&self, buf: &[u8], path: impl AsRef<Path>) -> io::Result<usize> {
+        let addr = unix_addr(path.as_ref())?;
+        self.io
+            .try_io(Interest::WRITABLE, |s| s.send_to_addr(buf, &addr))
+    }
+
+    /// The poll form of [`recv_from`](Self::recv_from).
+    pub fn poll_recv_from(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<(usize, SocketAddr)>> {
+        self.io.poll_read_with(cx, |s| s.recv_from(buf))
+    }
+
+    /// The poll form of [`send_to_addr`](Self::send_to_addr).
+    pub fn poll_send_to_addr(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+        addr: &SocketAddr,
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_with(cx, |s| s.send_to_addr(buf, addr))
     }
 
     /// The local address.

@@ -11,7 +11,7 @@ use std::task::{Context, Poll};
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
 use super::UnixStream;
-use super::unix_stream::to_rustix;
+use super::unix_stream::{to_rustix, unix_addr};
 use crate::io::Async;
 
 /// The backlog of a Unix listener, as for TCP.
@@ -51,13 +51,15 @@ pub struct UnixListener {
 
 impl UnixListener {
     /// Binds to `path` and listens (backlog 1024). May be called outside
-    /// `xiio::run`.
+    /// `xiio::run`. A path that starts with a NUL byte (`"\0name"`, as
+    /// tokio spells it) names `name` in Linux's abstract namespace, as
+    /// [`bind_addr`](Self::bind_addr) with an abstract address does.
     ///
     /// # Errors
     ///
     /// The OS error: `AddrInUse` if the file exists, ...
     pub fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
-        listen(&SocketAddrUnix::new(path.as_ref())?)
+        listen(&to_rustix(&unix_addr(path.as_ref())?)?)
     }
 
     /// Binds to `addr`, a path or a name in the abstract namespace, and

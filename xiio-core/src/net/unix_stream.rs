@@ -10,7 +10,7 @@ use std::path::Path;
 
 use rustix::net::{AddressFamily, SocketAddrUnix, SocketFlags, SocketType};
 
-use super::stream::{self, impl_stream_traits};
+use super::stream::{self, impl_stream_traits, stream_readiness_methods};
 use crate::io::Async;
 
 /// A connection over a Unix stream socket, read and written without
@@ -46,7 +46,8 @@ pub struct UnixStream {
 impl_stream_traits!(UnixStream);
 
 impl UnixStream {
-    /// Connects to the socket at `path`.
+    /// Connects to the socket at `path`; a path that starts with a NUL
+    /// byte (`"\0name"`) names `name` in the abstract namespace.
     ///
     /// A Unix connect does not wait for the listener to accept: it
     /// succeeds at once while the listener's backlog has room.
@@ -61,7 +62,7 @@ impl UnixStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
-        connect(&SocketAddrUnix::new(path.as_ref())?).await
+        connect(&to_rustix(&unix_addr(path.as_ref())?)?).await
     }
 
     /// Connects to `addr`: a path, or a name in the abstract namespace.
@@ -158,23 +159,7 @@ impl UnixStream {
         stream::write_all(&self.io, buf).await
     }
 
-    /// Waits until the stream is readable (data, end-of-file or an error).
-    ///
-    /// # Panics
-    ///
-    /// When polled outside `xiio::run`.
-    pub async fn readable(&self) -> io::Result<()> {
-        self.io.readable().await
-    }
-
-    /// Waits until the stream is writable.
-    ///
-    /// # Panics
-    ///
-    /// When polled outside `xiio::run`.
-    pub async fn writable(&self) -> io::Result<()> {
-        self.io.writable().await
-    }
+    stream_readiness_methods!();
 
     /// Shuts down the read half, the write half or both;
     /// `Shutdown::Write` lets the peer read end-of-file.
@@ -205,6 +190,18 @@ async fn connect(addr: &SocketAddrUnix) -> io::Result<UnixStream> {
     let socket = rustix::net::socket_with(AddressFamily::UNIX, SocketType::STREAM, flags, None)?;
     rustix::net::connect(&socket, addr)?;
     UnixStream::from_fd(socket.into())
+}
+
+/// The address a path names: a file, or, for a path whose first byte is
+/// NUL (tokio's and Python's spelling, `"\0name"`), the name after it in
+/// Linux's abstract namespace.
+pub(crate) fn unix_addr(path: &Path) -> io::Result<SocketAddr> {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::ffi::OsStrExt;
+    match path.as_os_str().as_bytes() {
+        [0, name @ ..] => SocketAddr::from_abstract_name(name),
+        _ => SocketAddr::from_pathname(path),
+    }
 }
 
 /// A std Unix address as rustix takes it.

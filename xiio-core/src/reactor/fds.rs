@@ -53,6 +53,11 @@ pub(super) struct Side {
     /// True if an edge since then reported end-of-file, a hang-up or an
     /// error: a short read must not hide it (see [`Source::drained`]).
     pub(super) closed: bool,
+    /// True once an event (or a `poll(2)` check) showed this direction
+    /// ready. Until then `ready` is only the optimistic start that lets the
+    /// first operation run at once, which `readable()`/`writable()` must
+    /// not report as readiness.
+    pub(super) seen: bool,
     /// The waker of the last `poll_*` call: one per direction, the last one
     /// wins, as a poll function has nowhere to keep a place in a list.
     pub(super) poll_waker: Option<Waker>,
@@ -75,6 +80,7 @@ impl Side {
         Side {
             ready: true,
             closed: false,
+            seen: false,
             poll_waker: None,
             waiters: Slab::new(),
         }
@@ -83,6 +89,7 @@ impl Side {
     /// An event: ready again; collects every waker of this direction.
     fn fire(&mut self, closed: bool, to_wake: &mut Vec<Waker>) {
         self.ready = true;
+        self.seen = true;
         self.closed |= closed;
         to_wake.extend(self.poll_waker.take());
         to_wake.extend(self.waiters.iter_mut().filter_map(|(_, w)| w.take()));

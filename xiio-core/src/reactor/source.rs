@@ -116,6 +116,23 @@ impl Source {
         Source::side(reactor, fd, dir, |side| side.ready)
     }
 
+    /// True if an event or a check showed `dir` ready since the source was
+    /// made: from then on, its cached readiness is what `readable()` and
+    /// `writable()` report.
+    pub(crate) fn seen(&self, reactor: &Reactor, dir: Direction) -> bool {
+        let Some(fd) = self.fd else {
+            return true;
+        };
+        Source::side(reactor, fd, dir, |side| side.seen)
+    }
+
+    /// Records that a `poll(2)` check showed `dir` ready.
+    pub(crate) fn see(&self, reactor: &Reactor, dir: Direction) {
+        if let Some(fd) = self.fd {
+            Source::side(reactor, fd, dir, |side| side.seen = true);
+        }
+    }
+
     /// Records that an operation in `dir` said `WouldBlock`: the next one
     /// waits for an edge.
     pub(crate) fn clear(&self, reactor: &Reactor, dir: Direction) {
