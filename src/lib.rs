@@ -21,6 +21,7 @@
 //! | [`time`] | the clock ([`now`](time::now)), [`sleep_until`](time::sleep_until), [`interval`](time::interval), [`timeout_at`](time::timeout_at) |
 //! | [`io`] | [`Async`](io::Async) for an fd you own; [`read`](io::read), [`write`](io::write) on fds you do not; [`Condition`](io::Condition) |
 //! | [`net`] | TCP, UDP and Unix sockets |
+//! | [`fs`] | files and directories on the blocking pool: [`File`](fs::File), [`read`](fs::read), [`write`](fs::write), [`read_dir`](fs::read_dir), ... |
 //! | [`sync`] | [`Promise`](sync::Promise), channels, locks, semaphores |
 //! | [`process`] | [`run_process`](process::run_process) |
 //! | [`signal`] | [`subscribe_signals`](signal::subscribe_signals), [`ctrl_c`](signal::ctrl_c) |

@@ -12,6 +12,7 @@ mod util;
 
 mod compat;
 mod examples;
+mod fs;
 mod io;
 mod macros;
 mod net;

@@ -21,7 +21,8 @@
 //!    thread-local context a running runtime shares with the code it
 //!    polls.
 //! 3. Leaf futures and system APIs, on the two: [`time`], [`io`], [`net`],
-//!    [`process`], [`signal`], [`thread`], [`sync`].
+//!    [`process`], [`signal`], [`thread`], [`sync`], and [`fs`] on
+//!    [`thread`]'s pool.
 //! 4. `rt`: [`run`], [`Builder`], and the same runtime driven by another
 //!    executor (`xiio::compat::on_executor`).
 //! 5. [`testing`]: the mock clock (the run loop's park strategy) and the
@@ -30,6 +31,7 @@
 //!    them are defined there too, so the run loop never imports a tool.
 #![doc(test(attr(deny(warnings))))]
 
+pub mod fs;
 pub mod io;
 pub mod net;
 pub mod process;

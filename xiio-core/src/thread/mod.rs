@@ -3,4 +3,5 @@
 
 mod pool;
 
+pub(crate) use pool::run_detached;
 pub use pool::{ThreadPool, run_blocking};

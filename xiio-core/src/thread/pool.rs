@@ -339,11 +339,30 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    shared_pool().run(f).await
+}
+
+/// The pool of [`run_blocking`]: created on first use, process-wide, never
+/// dropped.
+fn shared_pool() -> &'static ThreadPool {
     static SHARED: OnceLock<ThreadPool> = OnceLock::new();
-    SHARED
-        .get_or_init(|| ThreadPool::new(DEFAULT_MAX_WORKERS))
-        .run(f)
-        .await
+    SHARED.get_or_init(|| ThreadPool::new(DEFAULT_MAX_WORKERS))
+}
+
+/// Queues `f` on the pool of [`run_blocking`] with nobody awaiting it: for
+/// work that must be done although whoever asked for it is gone (the last
+/// write of a dropped `fs::File`), which a cancelled `run_blocking` would
+/// skip if it had not started. It holds no mock clock, and a panic in `f`
+/// is dropped (a worker must not unwind).
+///
+/// # Errors
+///
+/// If the pool has no worker and cannot start a thread; `f` is dropped
+/// unrun.
+pub(crate) fn run_detached(f: impl FnOnce() + Send + 'static) -> io::Result<()> {
+    shared_pool().submit(Box::new(move || {
+        let _ = catch_unwind(AssertUnwindSafe(f));
+    }))
 }
 
 /// Where a job's result meets its awaiting future.
