@@ -119,6 +119,69 @@ fn http_shutdown_does_not_wait_for_a_silent_client() {
     assert!(out.contains("all connections closed"), "{out}");
 }
 
+#[test]
+fn proxy_self_test() {
+    let out = run_example("proxy", &["--self-test"]);
+    for line in [
+        "self-test: round trip: 1 MiB sent and echoed at once, byte-exact",
+        "self-test: half-close: after shutting down its writing, the client got the \
+         upstream's last 1048576 bytes, then end-of-file",
+        "self-test: idle timeout: a silent connection was closed after",
+        ": closed (idle for 300ms); 5 bytes client→upstream, 5 upstream→client",
+        "self-test: idle timeout: a slow download went through whole",
+        "self-test: limit: with 2 connections allowed, a third waited until one ended",
+        "self-test: peer gone: the upstream answered mid-upload and left",
+        "self-test: passed",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+    // The upload's direction ended alone: its connection then closed
+    // cleanly, having delivered the upstream's 21-byte answer.
+    let gone = out
+        .lines()
+        .find(|line| line.contains("client→upstream ends"));
+    let peer = gone.and_then(|line| line.split(": ").next()).unwrap();
+    let closed = format!("{peer}: closed (done); ");
+    let closed = out.lines().find(|line| line.starts_with(&closed));
+    assert!(
+        closed.is_some_and(|line| line.ends_with(" 21 upstream→client")),
+        "{out}"
+    );
+}
+
+/// The proxy as a server, in front of an upstream of the test's: a round
+/// trip through it with a half-close, then Ctrl-C: it stops accepting and
+/// exits cleanly.
+#[test]
+fn proxy_forwards_then_exits_on_ctrl_c() {
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = upstream.local_addr().unwrap().to_string();
+    let echo = std::thread::spawn(move || {
+        let (mut conn, _) = upstream.accept().unwrap();
+        let mut back = conn.try_clone().unwrap();
+        std::io::copy(&mut conn, &mut back).unwrap(); // until end-of-file
+    });
+    let server = Server::start("proxy", &["--listen", "127.0.0.1:0", "--to", &to]);
+    let mut client = std::net::TcpStream::connect(server.listening_addr()).unwrap();
+    client.write_all(b"hello\n").unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut echoed = String::new();
+    client.read_to_string(&mut echoed).unwrap();
+    assert_eq!(echoed, "hello\n");
+    echo.join().unwrap();
+    server.wait_for_line(|line| {
+        line.ends_with("closed (done); 6 bytes client→upstream, 6 upstream→client")
+    });
+    let out = server.interrupt();
+    for line in [
+        "SIGINT: stopping",
+        "stopped accepting; 0 connection(s) open",
+        "all connections closed, exiting",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+}
+
 /// An example running as a server: its stdout, line by line, as it comes.
 struct Server {
     child: std::process::Child,
@@ -157,6 +220,13 @@ impl Server {
     fn addr(&self) -> std::net::SocketAddr {
         let line = self.wait_for_line(|line| line.contains(" on http://"));
         line.rsplit("http://").next().unwrap().parse().unwrap()
+    }
+
+    /// The address from the server's `listening on ADDR...` line.
+    fn listening_addr(&self) -> std::net::SocketAddr {
+        let line = self.wait_for_line(|line| line.starts_with("listening on "));
+        let rest = &line["listening on ".len()..];
+        rest.split([',', ' ']).next().unwrap().parse().unwrap()
     }
 
     /// Waits for an output line that `matches`, and returns it.
