@@ -5,49 +5,36 @@
 //! ```text
 //! printf 'Ada\nGrace\n' | cargo run --example greet
 //! ```
+//!
+//! Standard input and output are xiio's futures-io streams: reading waits
+//! on the reactor, not the thread, and the terminal or pipe is never
+//! switched to non-blocking mode (which would outlive the program, as the
+//! shell shares it).
 
 use std::io;
 use std::time::Duration;
 
-/// Reads one line from stdin (without its newline), `None` at end of input.
-async fn read_line(pending: &mut Vec<u8>) -> io::Result<Option<String>> {
-    loop {
-        if let Some(end) = pending.iter().position(|&b| b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            return Ok(Some(String::from_utf8_lossy(&line).trim().to_string()));
-        }
-        let mut buf = [0; 1024];
-        match xiio::io::read(io::stdin(), &mut buf).await? {
-            0 if pending.is_empty() => return Ok(None),
-            0 => {
-                return Ok(Some(
-                    String::from_utf8_lossy(&std::mem::take(pending))
-                        .trim()
-                        .to_string(),
-                ));
-            }
-            n => pending.extend_from_slice(&buf[..n]),
-        }
-    }
-}
+use futures::StreamExt;
+use futures::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Greets `name` after 100 ms per letter.
 async fn greet(name: &str) -> io::Result<()> {
     xiio::sleep(Duration::from_millis(100) * name.len() as u32).await;
-    println!("Hello, {name}!");
-    Ok(())
+    let line = format!("Hello, {name}!\n");
+    xiio::io::stdout().write_all(line.as_bytes()).await
 }
 
 #[xiio::main]
 async fn main() -> io::Result<()> {
+    let mut stdout = xiio::io::stdout();
+    let mut lines = BufReader::new(xiio::io::stdin()).lines();
     xiio::timeout(Duration::from_secs(10), async {
-        let mut pending = Vec::new();
-        println!("Your name?");
-        let first = read_line(&mut pending).await?.unwrap_or_default();
-        println!("And your friend's?");
-        let second = read_line(&mut pending).await?.unwrap_or_default();
+        stdout.write_all(b"Your name?\n").await?;
+        let first = lines.next().await.transpose()?.unwrap_or_default();
+        stdout.write_all(b"And your friend's?\n").await?;
+        let second = lines.next().await.transpose()?.unwrap_or_default();
         // The shorter name is greeted first, although it was read second.
-        xiio::task::gather([greet(&first), greet(&second)]).await?;
+        xiio::task::gather([greet(first.trim()), greet(second.trim())]).await?;
         Ok(())
     })
     .await?

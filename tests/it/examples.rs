@@ -38,6 +38,34 @@ fn echo_self_test() {
     assert!(drained < cancelled, "{out}");
 }
 
+/// greet reads its stdin as lines through `xiio::io::stdin()`, and leaves
+/// the pipe's mode as it found it (a shared terminal would stay
+/// non-blocking after the program, for the shell too).
+#[test]
+fn greet_reads_stdin_lines_and_leaves_the_pipe_blocking() {
+    let (reader, mut writer) = std::io::pipe().unwrap();
+    let kept = reader.try_clone().unwrap();
+    let mut child = Command::new(example_binary("greet"))
+        .stdin(reader)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writer.write_all(b"Grace\nAda\n").unwrap();
+    drop(writer);
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success(), "{out}");
+    let greeted: Vec<_> = out.lines().filter(|l| l.starts_with("Hello")).collect();
+    assert_eq!(greeted, ["Hello, Ada!", "Hello, Grace!"], "{out}");
+    let flags = rustix::fs::fcntl_getfl(&kept).unwrap();
+    assert!(!flags.contains(rustix::fs::OFlags::NONBLOCK));
+}
+
 #[test]
 fn chat_self_test() {
     let out = run_example("chat", &["--self-test"]);

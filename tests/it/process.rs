@@ -4,6 +4,8 @@
 //! Child processes live in real time, so these run on the real clock with
 //! slack for a slow, loaded machine.
 
+mod child;
+
 use std::io;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};

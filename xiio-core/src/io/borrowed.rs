@@ -32,6 +32,7 @@
 use std::future::poll_fn;
 use std::io::{self, IoSlice, IoSliceMut, IsTerminal};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::task::{Context, Poll};
 
 use rustix::fs::{FileType, Mode, OFlags, fcntl_getfl, fstat, major, minor};
 use rustix::io::{Errno, ReadWriteFlags};
@@ -80,7 +81,8 @@ use crate::task::{context, queue};
 /// When polled outside `xiio::run`.
 pub async fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
     let fd = fd.as_fd();
-    retry(fd, Access::Read, |way, fd| way.read(fd, buf)).await
+    let mut calls = Calls::default();
+    poll_fn(|cx| calls.poll_read(fd, cx, buf)).await
 }
 
 /// Writes some of `buf` to `fd`: the count written.
@@ -93,7 +95,8 @@ pub async fn read(fd: impl AsFd, buf: &mut [u8]) -> io::Result<usize> {
 /// When polled outside `xiio::run`.
 pub async fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
     let fd = fd.as_fd();
-    retry(fd, Access::Write, |way, fd| way.write(fd, buf)).await
+    let mut calls = Calls::default();
+    poll_fn(|cx| calls.poll_write(fd, cx, buf)).await
 }
 
 /// Writes all of `buf` to `fd`, waiting for room as needed.
@@ -121,10 +124,9 @@ pub async fn write(fd: impl AsFd, buf: &[u8]) -> io::Result<usize> {
 pub async fn write_all(fd: impl AsFd, mut buf: &[u8]) -> io::Result<()> {
     let fd = fd.as_fd();
     // One choice of means for the whole buffer, not one per chunk.
-    let mut way = None;
+    let mut calls = Calls::default();
     while !buf.is_empty() {
-        let n = retry_with(fd, Access::Write, &mut way, |way, fd| way.write(fd, buf)).await?;
-        match n {
+        match poll_fn(|cx| calls.poll_write(fd, cx, buf)).await? {
             0 => return Err(io::ErrorKind::WriteZero.into()),
             n => buf = &buf[n..],
         }
@@ -250,48 +252,96 @@ fn reopenable(fd: BorrowedFd<'_>) -> io::Result<bool> {
     })
 }
 
-/// Runs `op` with a fresh choice of means until it does not say "would
-/// block", waiting for `access` on `fd` in between.
-async fn retry<T>(
-    fd: BorrowedFd<'_>,
-    access: Access,
-    op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
-) -> io::Result<T> {
-    retry_with(fd, access, &mut None, op).await
+/// The calls made on one borrowed fd: the means chosen for it (made at
+/// the first call, kept for the next ones) and the wait for readiness in
+/// progress. A one-off call makes one; a stream of calls such as
+/// [`Stdin`](super::Stdin) keeps one.
+#[derive(Default)]
+pub(crate) struct Calls {
+    /// The means; `None` until the first call.
+    way: Option<Way>,
+    /// The wait for readiness, while there is one.
+    wait: Option<FdWait>,
+    /// True if the next attempt must wait for readiness first.
+    must_wait: bool,
 }
 
-/// [`retry`] with a choice of means kept by the caller (`None`: not made
-/// yet), so that a loop of calls makes it once.
-async fn retry_with<T>(
-    fd: BorrowedFd<'_>,
-    access: Access,
-    way: &mut Option<Way>,
-    mut op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
-) -> io::Result<T> {
-    // Also when the call would not need to wait: a leaf future outside
-    // `xiio::run` fails the same way every time.
-    context::reactor();
-    let interest = access.interest();
-    loop {
-        let current = match way {
-            Some(way) => way,
-            None => way.insert(Way::of(fd)?),
-        };
-        if matches!(current, Way::ReadinessOnly) {
-            ready(fd, interest).await?;
-        }
-        // A file that is always ready must not keep the task for ever.
-        poll_fn(queue::poll_op).await;
-        match op(current, fd) {
-            Err(Errno::AGAIN) => ready(fd, interest).await?,
-            Err(Errno::INTR) => {}
-            // No `RWF_NOWAIT` for this file (or this kernel).
-            Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS)
-                if matches!(current, Way::NoWait) =>
-            {
-                *way = Some(Way::fallback(fd, access)?);
+impl Calls {
+    /// Reads into `buf` once data is there, without blocking.
+    pub(crate) fn poll_read(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll(fd, Access::Read, cx, |way, fd| way.read(fd, buf))
+    }
+
+    /// Writes some of `buf` once there is room, without blocking.
+    pub(crate) fn poll_write(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll(fd, Access::Write, cx, |way, fd| way.write(fd, buf))
+    }
+
+    /// Runs `op` with the fd's means until it does not say "would block",
+    /// waiting for `access` in between.
+    fn poll<T>(
+        &mut self,
+        fd: BorrowedFd<'_>,
+        access: Access,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&Way, BorrowedFd<'_>) -> Step<T>,
+    ) -> Poll<io::Result<T>> {
+        // Also when the call would not need to wait: a leaf future outside
+        // `xiio::run` fails the same way every time.
+        let reactor = context::reactor();
+        let interest = access.interest();
+        loop {
+            let waited = std::mem::take(&mut self.must_wait);
+            if waited {
+                let poll = FdWait::poll(&mut self.wait, &reactor, fd.as_raw_fd(), interest, cx);
+                if poll.is_pending() {
+                    self.must_wait = true;
+                    context::trace_wait(|| Wait::Fd(fd.as_raw_fd(), interest));
+                    return Poll::Pending;
+                }
+                // A wait stays fired: the next one is a new wait.
+                self.wait = None;
+                if let Poll::Ready(Err(e)) = poll {
+                    return Poll::Ready(Err(e));
+                }
             }
-            other => return other.map_err(io::Error::from),
+            let way = match &mut self.way {
+                Some(way) => way,
+                None => match Way::of(fd) {
+                    Ok(way) => self.way.insert(way),
+                    Err(e) => return Poll::Ready(Err(e)),
+                },
+            };
+            if matches!(way, Way::ReadinessOnly) && !waited {
+                self.must_wait = true;
+                continue;
+            }
+            // A file that is always ready must not keep the task for ever.
+            std::task::ready!(queue::poll_op(cx));
+            match op(way, fd) {
+                Err(Errno::AGAIN) => self.must_wait = true,
+                Err(Errno::INTR) => {}
+                // No `RWF_NOWAIT` for this file (or this kernel).
+                Err(Errno::OPNOTSUPP | Errno::INVAL | Errno::NOSYS)
+                    if matches!(way, Way::NoWait) =>
+                {
+                    match Way::fallback(fd, access) {
+                        Ok(way) => self.way = Some(way),
+                        Err(e) => return Poll::Ready(Err(e)),
+                    }
+                }
+                other => return Poll::Ready(other.map_err(io::Error::from)),
+            }
         }
     }
 }

@@ -1,8 +1,13 @@
-//! Child processes: [`run_process`] runs a command to its end without
-//! blocking, on a pidfd, and kills and reaps it when cancelled.
+//! Child processes, on a pidfd (Linux): [`spawn`] starts one and gives a
+//! [`Child`] with its piped stdio as async streams; [`run_process`] runs
+//! one to its end and captures its output. A child whose `Child` is
+//! dropped unreaped (cancelled) is terminated and reaped, with its process
+//! group if it leads one.
 
+mod child;
 mod run;
 mod status;
 
+pub use child::{Child, spawn};
 pub use run::run_process;
 pub use status::{ProcessError, check_status};
