@@ -522,3 +522,34 @@ fn child_connect_by_name_with_the_pool_full() {
     })
     .unwrap();
 }
+
+/// The kernel tells a reset to one call only. When that call is a write,
+/// the readers must still hear of it: a reset taken for a clean close
+/// would pass a truncated transfer off as complete.
+#[xiio::test]
+async fn a_reset_seen_by_a_write_is_what_later_reads_report() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?).await?;
+    let (server, _) = listener.accept().await?;
+    server.set_linger(Some(Duration::ZERO))?;
+    drop(server); // a RST, not a FIN
+    xiio::sleep(ms(20)).await; // it arrives
+    let written = client.write(b"into the void").await;
+    assert_eq!(written.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    let read = client.read(&mut [0; 16]).await;
+    assert_eq!(read.unwrap_err().kind(), ErrorKind::ConnectionReset);
+    Ok(())
+}
+
+#[xiio::test]
+async fn set_linger_refuses_a_linger_that_would_block_the_thread() -> io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let client = TcpStream::connect(listener.local_addr()?).await?;
+    let err = client.set_linger(Some(Duration::from_secs(1))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("Duration::ZERO"), "{err}");
+    assert_eq!(client.linger()?, None);
+    client.set_linger(Some(Duration::ZERO))?;
+    assert_eq!(client.linger()?, Some(Duration::ZERO));
+    Ok(())
+}

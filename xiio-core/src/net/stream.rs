@@ -25,13 +25,11 @@ use std::task::{Context, Poll};
 use crate::io::{Async, Interest};
 use crate::reactor::Direction;
 
-/// A stream socket type, and whether a short read or write on it proves the
-/// kernel's buffer drained or full (see the module docs).
 /// Whether the peer reset the connection. The kernel reports the reset
-/// (`ECONNRESET`) to one read and end-of-file to the next ones, which every
-/// other task waiting to read would take for a clean close, and a
-/// truncated transfer for a complete one. Kept here, the reset is what
-/// every later read reports.
+/// (`ECONNRESET`) to one read or write and end-of-file to the next reads,
+/// which every other task waiting to read would take for a clean close,
+/// and a truncated transfer for a complete one. Kept here, the reset is
+/// what every later read reports.
 #[derive(Default)]
 pub(crate) struct Reset(Cell<bool>);
 
@@ -48,12 +46,26 @@ impl Reset {
         }
     }
 
+    /// `result` of a write, with a reset remembered for the readers: the
+    /// kernel may tell it to a write, and then only end-of-file to them.
+    fn write<T>(&self, result: io::Result<T>) -> io::Result<T> {
+        if result
+            .as_ref()
+            .is_err_and(|e| e.kind() == io::ErrorKind::ConnectionReset)
+        {
+            self.0.set(true);
+        }
+        result
+    }
+
     /// The same for a poll.
     fn poll_read(&self, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
         poll.map(|result| self.read(result))
     }
 }
 
+/// A stream socket type, and whether a short read or write on it proves the
+/// kernel's buffer drained or full (see the module docs).
 pub(crate) trait StreamSocket {
     const SHORT_IO_DRAINS: bool;
 }
@@ -82,11 +94,15 @@ where
 }
 
 /// Writes some of `buf`, waiting for room.
-pub(crate) async fn write<S: AsFd + StreamSocket>(io: &Async<S>, buf: &[u8]) -> io::Result<usize>
+pub(crate) async fn write<S: AsFd + StreamSocket>(
+    io: &Async<S>,
+    reset: &Reset,
+    buf: &[u8],
+) -> io::Result<usize>
 where
     for<'a> &'a S: Write,
 {
-    let n = io.write_with(|mut s| s.write(buf)).await?;
+    let n = reset.write(io.write_with(|mut s| s.write(buf)).await)?;
     filled(io, n, buf.len());
     Ok(n)
 }
@@ -94,13 +110,14 @@ where
 /// Writes all of `buf`.
 pub(crate) async fn write_all<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     mut buf: &[u8],
 ) -> io::Result<()>
 where
     for<'a> &'a S: Write,
 {
     while !buf.is_empty() {
-        match write(io, buf).await? {
+        match write(io, reset, buf).await? {
             0 => return Err(io::ErrorKind::WriteZero.into()),
             n => buf = &buf[n..],
         }
@@ -147,13 +164,16 @@ where
 /// `AsyncWrite::poll_write`.
 pub(crate) fn poll_write<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     cx: &mut Context<'_>,
     buf: &[u8],
 ) -> Poll<io::Result<usize>>
 where
     for<'a> &'a S: Write,
 {
-    let poll = io.poll_write_with(cx, |mut s| s.write(buf));
+    let poll = io
+        .poll_write_with(cx, |mut s| s.write(buf))
+        .map(|r| reset.write(r));
     if let Poll::Ready(Ok(n)) = poll {
         filled(io, n, buf.len());
     }
@@ -163,6 +183,7 @@ where
 /// `AsyncWrite::poll_write_vectored`.
 pub(crate) fn poll_write_vectored<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     cx: &mut Context<'_>,
     bufs: &[IoSlice<'_>],
 ) -> Poll<io::Result<usize>>
@@ -170,7 +191,9 @@ where
     for<'a> &'a S: Write,
 {
     let len = bufs.iter().map(|b| b.len()).sum();
-    let poll = io.poll_write_with(cx, |mut s| s.write_vectored(bufs));
+    let poll = io
+        .poll_write_with(cx, |mut s| s.write_vectored(bufs))
+        .map(|r| reset.write(r));
     if let Poll::Ready(Ok(n)) = poll {
         filled(io, n, len);
     }
@@ -195,13 +218,14 @@ where
 /// One write attempt, if the stream is writable as xiio knows it.
 pub(crate) fn try_write<S: AsFd + StreamSocket>(
     io: &Async<S>,
+    reset: &Reset,
     bufs: &[IoSlice<'_>],
 ) -> io::Result<usize>
 where
     for<'a> &'a S: Write,
 {
     let len = bufs.iter().map(|b| b.len()).sum();
-    let n = io.try_io(Interest::WRITABLE, |mut s| s.write_vectored(bufs))?;
+    let n = reset.write(io.try_io(Interest::WRITABLE, |mut s| s.write_vectored(bufs)))?;
     filled(io, n, len);
     Ok(n)
 }
@@ -254,7 +278,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 buf: &[u8],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_write(&self.io, cx, buf)
+                $crate::net::stream::poll_write(&self.io, &self.reset, cx, buf)
             }
 
             fn poll_write_vectored(
@@ -262,7 +286,7 @@ macro_rules! impl_stream_traits {
                 cx: &mut std::task::Context<'_>,
                 bufs: &[std::io::IoSlice<'_>],
             ) -> std::task::Poll<std::io::Result<usize>> {
-                $crate::net::stream::poll_write_vectored(&self.io, cx, bufs)
+                $crate::net::stream::poll_write_vectored(&self.io, &self.reset, cx, bufs)
             }
 
             fn poll_flush(
@@ -357,7 +381,7 @@ macro_rules! stream_readiness_methods {
 
         /// [`try_write`](Self::try_write) from several buffers, in order.
         pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
-            $crate::net::stream::try_write(&self.io, bufs)
+            $crate::net::stream::try_write(&self.io, &self.reset, bufs)
         }
 
         /// Runs `op`, one non-blocking operation on the socket, if it is

@@ -124,7 +124,7 @@ impl TcpStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
+        stream::write(&self.io, &self.reset, buf).await
     }
 
     /// Writes all of `buf`.
@@ -133,7 +133,7 @@ impl TcpStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
+        stream::write_all(&self.io, &self.reset, buf).await
     }
 
     /// Reads into `buf` without taking the data out of the socket, waiting
@@ -164,6 +164,34 @@ impl TcpStream {
     /// Whether `TCP_NODELAY` is set.
     pub fn nodelay(&self) -> io::Result<bool> {
         self.io.get_ref().nodelay()
+    }
+
+    /// Sets `SO_LINGER`: `Some(Duration::ZERO)` makes dropping the stream
+    /// reset the connection (the peer's reads get `ConnectionReset`
+    /// instead of end-of-file), as a proxy passing on an abort needs;
+    /// `None` restores the normal close.
+    ///
+    /// # Errors
+    ///
+    /// `InvalidInput` for a non-zero linger: it would make the close in
+    /// `drop` block the runtime's thread until the peer acknowledged the
+    /// data (tokio deprecated its `set_linger` for that reason). To wait
+    /// for the peer to have everything, shut down the write half and read
+    /// to end-of-file.
+    pub fn set_linger(&self, linger: Option<std::time::Duration>) -> io::Result<()> {
+        if linger.is_some_and(|linger| !linger.is_zero()) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a non-zero SO_LINGER would block the runtime's thread when the stream is \
+                 dropped: use Some(Duration::ZERO) to reset, or shutdown(Write) and read to EOF",
+            ));
+        }
+        Ok(rustix::net::sockopt::set_socket_linger(&self.io, linger)?)
+    }
+
+    /// The `SO_LINGER` setting; see [`set_linger`](Self::set_linger).
+    pub fn linger(&self) -> io::Result<Option<std::time::Duration>> {
+        Ok(rustix::net::sockopt::socket_linger(&self.io)?)
     }
 
     /// Sets the IP time-to-live of outgoing packets.

@@ -147,7 +147,7 @@ impl UnixStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        stream::write(&self.io, buf).await
+        stream::write(&self.io, &self.reset, buf).await
     }
 
     /// Writes all of `buf`.
@@ -156,7 +156,7 @@ impl UnixStream {
     ///
     /// When polled outside `xiio::run`.
     pub async fn write_all(&self, buf: &[u8]) -> io::Result<()> {
-        stream::write_all(&self.io, buf).await
+        stream::write_all(&self.io, &self.reset, buf).await
     }
 
     stream_readiness_methods!();
