@@ -4,14 +4,14 @@
 //! This module holds no items. It retells the design step by step, as the
 //! Python original's history does: a future polled by hand, a run loop, a
 //! reactor, task groups, wakes from other threads, sockets, cancellation,
-//! and the tools for tests. Along the way it names the files a reader
+//! the tools for tests, and the ways to limit and pass values. Along the way it names the files a reader
 //! follows in `xiio-core`, whose modules form layers that import downward
 //! only:
 //!
 //! ```text
 //! testing/   the mock clock (a park strategy), the task tree (a tracer)
 //! rt/        run, Builder, the run loop; on_executor
-//! time/ io/ net/ process/ signal/ thread/ sync/    leaf futures, system APIs
+//! time/ io/ fs/ net/ process/ signal/ thread/ sync/    leaf futures, system APIs
 //! task/      groups, children, the ready queue and its policy, cancellation,
 //!            the thread-local context
 //! reactor/   mio's Poll, the fd table, the timers, the notifier, the clock
@@ -338,4 +338,90 @@
 //!     })
 //! })
 //! .unwrap();
+//! ```
+//!
+//! # 11. Limiting and passing values: semaphores and channels
+//!
+//! Everything for sharing, limiting and sending is in
+//! [`sync`](crate::sync): xiio's [`Promise`](crate::sync::Promise), and
+//! the runtime-agnostic crates the ecosystem trusts, re-exported
+//! (`async-lock`'s [`Semaphore`](crate::sync::Semaphore) and locks,
+//! `async-channel` as [`sync::channel`](crate::sync::channel)). They wake
+//! tasks through plain wakers, so they need nothing from the runtime.
+//!
+//! An accept loop that serves at most 2 connections at a time: the permit
+//! is taken *before* `accept`, so clients beyond the limit wait in the
+//! kernel's backlog rather than in memory, and it is held by the
+//! connection's child until that child ends.
+//!
+//! ```
+//! use xiio::net::{TcpListener, TcpStream};
+//! use xiio::sync::Semaphore;
+//!
+//! xiio::run(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     let limit = Semaphore::new(2);
+//!     xiio::task_group!(|tg| {
+//!         tg.add_task(async {
+//!             // A server loops for ever; this one serves the 5 clients below.
+//!             for _ in 0..5 {
+//!                 let permit = limit.acquire().await;
+//!                 let (stream, _) = listener.accept().await?;
+//!                 tg.add_task(async move {
+//!                     let _permit = permit; // released when this ends
+//!                     stream.write_all(b"hello").await
+//!                 });
+//!             }
+//!             Ok(())
+//!         });
+//!         for _ in 0..5 {
+//!             let client = TcpStream::connect(addr).await?;
+//!             let mut buf = [0; 5];
+//!             client.read(&mut buf).await?;
+//!             assert_eq!(&buf, b"hello");
+//!         }
+//!         Ok::<_, std::io::Error>(())
+//!     })
+//! })?;
+//! # Ok::<_, std::io::Error>(())
+//! ```
+//!
+//! A pipeline of three stages joined by bounded channels: each stage is a
+//! child, a full channel makes the stage before it wait (backpressure),
+//! and dropping a sender closes its channel, which ends the next stage's
+//! loop in turn.
+//!
+//! ```
+//! use xiio::sync::channel;
+//!
+//! xiio::run(async {
+//!     let (numbers, numbers_rx) = channel::bounded(8);
+//!     let (squares, squares_rx) = channel::bounded(8);
+//!     let total = xiio::task_group!(|tg| {
+//!         tg.add_task(async move {
+//!             for n in 1..=10u64 {
+//!                 numbers.send(n).await.map_err(|_| "closed")?;
+//!             }
+//!             Ok(())
+//!         });
+//!         tg.add_task(async move {
+//!             while let Ok(n) = numbers_rx.recv().await {
+//!                 squares.send(n * n).await.map_err(|_| "closed")?;
+//!             }
+//!             Ok(())
+//!         });
+//!         let total = tg.add_task(async move {
+//!             let mut total = 0;
+//!             while let Ok(square) = squares_rx.recv().await {
+//!                 total += square;
+//!             }
+//!             Ok(total)
+//!         });
+//!         Ok::<_, &str>(total)
+//!     })?;
+//!     assert_eq!(total.take(), Some(385));
+//!     Ok::<_, &str>(())
+//! })?;
+//! # Ok::<_, &str>(())
 //! ```

@@ -19,11 +19,11 @@
 //! | --- | --- |
 //! | [`task`] | tools built on groups: [`gather`](task::gather), [`race`](task::race), [`TaskSet`](task::TaskSet), [`try_finally`](task::try_finally), [`yield_now`](task::yield_now) |
 //! | [`time`] | the clock ([`now`](time::now)), [`sleep_until`](time::sleep_until), [`interval`](time::interval), [`timeout_at`](time::timeout_at) |
-//! | [`io`] | [`Async`](io::Async) for an fd you own; [`read`](io::read), [`write`](io::write) on fds you do not; [`Condition`](io::Condition) |
+//! | [`io`] | [`Async`](io::Async) for an fd you own; [`pipe`](io::pipe); [`stdin`](io::stdin), [`stdout`](io::stdout), [`stderr`](io::stderr); [`read`](io::read), [`write`](io::write) on fds you do not; [`Condition`](io::Condition) |
 //! | [`net`] | TCP, UDP and Unix sockets |
 //! | [`fs`] | files and directories on the blocking pool: [`File`](fs::File), [`read`](fs::read), [`write`](fs::write), [`read_dir`](fs::read_dir), ... |
 //! | [`sync`] | [`Promise`](sync::Promise), channels, locks, semaphores |
-//! | [`process`] | [`run_process`](process::run_process) |
+//! | [`process`] | [`spawn`](process::spawn) a [`Child`](process::Child) with streamed stdio, [`run_process`](process::run_process) |
 //! | [`signal`] | [`subscribe_signals`](signal::subscribe_signals), [`ctrl_c`](signal::ctrl_c) |
 //! | [`thread`] | blocking work: [`run_blocking`](thread::run_blocking), [`ThreadPool`](thread::ThreadPool) |
 //! | [`testing`] | the task tree of a hang, what is registered |
