@@ -68,6 +68,7 @@
 mod addrs;
 mod connect;
 mod datagram;
+mod readiness;
 pub(crate) mod stream;
 mod tcp_listener;
 mod tcp_stream;

@@ -313,47 +313,12 @@ pub(crate) use impl_stream_traits;
 /// `reset` fields), in tokio's spelling, inside its `impl` block.
 macro_rules! stream_readiness_methods {
     () => {
-        /// Waits until the stream is readable (data, end-of-file or an
-        /// error) as xiio knows it: readiness is cached, set by the
-        /// reactor's events and cleared when an operation says
-        /// `WouldBlock`, so this may return with nothing to read (a false
-        /// positive). Pair it with [`try_read`](Self::try_read), which
-        /// clears it; see [`Async::readable`](crate::io::Async::readable).
-        ///
-        /// # Panics
-        ///
-        /// When polled outside `xiio::run`.
-        pub async fn readable(&self) -> std::io::Result<()> {
-            self.io.readable().await
-        }
-
-        /// Waits until the stream is writable as xiio knows it; see
-        /// [`readable`](Self::readable) and [`try_write`](Self::try_write).
-        ///
-        /// # Panics
-        ///
-        /// When polled outside `xiio::run`.
-        pub async fn writable(&self) -> std::io::Result<()> {
-            self.io.writable().await
-        }
-
-        /// The poll form of [`readable`](Self::readable); only the last
-        /// task to call it is woken.
-        pub fn poll_read_ready(
-            &self,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<std::io::Result<()>> {
-            self.io.poll_readable(cx)
-        }
-
-        /// The poll form of [`writable`](Self::writable); only the last
-        /// task to call it is woken.
-        pub fn poll_write_ready(
-            &self,
-            cx: &mut std::task::Context<'_>,
-        ) -> std::task::Poll<std::io::Result<()>> {
-            self.io.poll_writable(cx)
-        }
+        $crate::net::readiness::readiness_methods!(
+            try_read,
+            try_write,
+            poll_read_ready,
+            poll_write_ready
+        );
 
         /// Reads into `buf` once, without waiting: the count read, `0` at
         /// end-of-file, `WouldBlock` if there is nothing to read now
@@ -382,21 +347,6 @@ macro_rules! stream_readiness_methods {
         /// [`try_write`](Self::try_write) from several buffers, in order.
         pub fn try_write_vectored(&self, bufs: &[std::io::IoSlice<'_>]) -> std::io::Result<usize> {
             $crate::net::stream::try_write(&self.io, &self.reset, bufs)
-        }
-
-        /// Runs `op`, one non-blocking operation on the socket, if it is
-        /// ready for `interest` as xiio knows it; see
-        /// [`Async::try_io`](crate::io::Async::try_io).
-        ///
-        /// # Panics
-        ///
-        /// If `interest` is not exactly one direction.
-        pub fn try_io<R>(
-            &self,
-            interest: $crate::io::Interest,
-            op: impl FnOnce() -> std::io::Result<R>,
-        ) -> std::io::Result<R> {
-            self.io.try_io(interest, |_| op())
         }
     };
 }

@@ -109,14 +109,7 @@ impl UdpSocket {
         self.io.read_with(|s| s.peek(buf)).await
     }
 
-    datagram_readiness_methods!();
-
-    /// Receives a datagram once, without waiting: its length and where it
-    /// came from, or `WouldBlock` if none is queued (which clears the
-    /// readiness).
-    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
-    }
+    datagram_readiness_methods!(SocketAddr);
 
     /// Sends a datagram to `target` once, without waiting: the count sent,
     /// or `WouldBlock` if the buffer is full (which clears the readiness).
@@ -124,15 +117,6 @@ impl UdpSocket {
         let target = target.into();
         self.io
             .try_io(Interest::WRITABLE, |s| s.send_to(buf, target))
-    }
-
-    /// The poll form of [`recv_from`](Self::recv_from).
-    pub fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_read_with(cx, |s| s.recv_from(buf))
     }
 
     /// The poll form of [`send_to`](Self::send_to).

@@ -128,14 +128,7 @@ impl UnixDatagram {
         self.io.read_with(|s| s.recv_from(buf)).await
     }
 
-    datagram_readiness_methods!();
-
-    /// Receives a datagram once, without waiting: its length and the
-    /// sender's address, or `WouldBlock` if none is queued (which clears
-    /// the readiness).
-    pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io.try_io(Interest::READABLE, |s| s.recv_from(buf))
-    }
+    datagram_readiness_methods!(SocketAddr);
 
     /// Sends a datagram to the socket at `path` once, without waiting (see
     /// [`send_to`](Self::send_to) for paths): the count sent, or
@@ -144,15 +137,6 @@ impl UnixDatagram {
         let addr = unix_addr(path.as_ref())?;
         self.io
             .try_io(Interest::WRITABLE, |s| s.send_to_addr(buf, &addr))
-    }
-
-    /// The poll form of [`recv_from`](Self::recv_from).
-    pub fn poll_recv_from(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<(usize, SocketAddr)>> {
-        self.io.poll_read_with(cx, |s| s.recv_from(buf))
     }
 
     /// The poll form of [`send_to_addr`](Self::send_to_addr).
