@@ -210,6 +210,38 @@ fn proxy_forwards_then_exits_on_ctrl_c() {
     }
 }
 
+#[test]
+fn supervisor_self_test() {
+    let out = run_example("supervisor", &["--self-test"]);
+    for line in [
+        "self-test: streaming: `tick 1` was shown while its program waited for that",
+        "self-test: crash: `exit 3` started 5 times, restarted after 20, 40, 80, 80 ms",
+        "self-test: prefixes: `[both] to stdout` and `[both!] to stderr`",
+        "self-test: stop: 4 programs stopped and reaped in",
+        "self-test: stop: the grandchild `sleep 30` (pid",
+        "self-test: passed",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+}
+
+/// The supervisor as a program: its program's line shows up while the
+/// program still runs (it sleeps for 30 s after it), and Ctrl-C stops the
+/// program, then the supervisor, which exits 0.
+#[test]
+fn supervisor_streams_and_stops_on_ctrl_c() {
+    let server = Server::start("supervisor", &["--", "a=echo hello; sleep 30"]);
+    server.wait_for_line(|line| line == "[a] hello");
+    let out = server.interrupt();
+    for line in [
+        "received SIGINT",
+        "stopping: 1 program(s)",
+        "all children stopped",
+    ] {
+        assert!(out.contains(line), "no {line:?} in:\n{out}");
+    }
+}
+
 /// An example running as a server: its stdout, line by line, as it comes.
 struct Server {
     child: std::process::Child,
