@@ -131,7 +131,10 @@ async fn readable_reports_cached_readiness_until_try_io_says_would_block() -> io
     // try_io while not ready does not even run the operation.
     let ran = Cell::new(false);
     let err = reader
-        .try_io(Interest::READABLE, |_| Ok(ran.set(true)))
+        .try_io(Interest::READABLE, |_| {
+            ran.set(true);
+            Ok(())
+        })
         .unwrap_err();
     assert_eq!(err.kind(), io::ErrorKind::WouldBlock);
     assert!(!ran.get());

@@ -73,7 +73,7 @@ async fn wait_closes_stdin_so_a_reader_of_its_input_ends() -> io::Result<()> {
 
 #[xiio::test]
 async fn kill_ends_and_reaps_the_child() -> io::Result<()> {
-    let mut child = spawn(&mut Command::new("sleep").arg("100"))?;
+    let mut child = spawn(Command::new("sleep").arg("100"))?;
     let pid = child.id().expect("running") as i32;
     assert!(child.try_wait()?.is_none());
     child.kill().await?;
@@ -128,7 +128,7 @@ fn a_cancelled_wait_terminates_and_reaps_the_child_and_its_group() {
 fn the_mock_clock_holds_still_while_a_child_runs() {
     let (waited, elapsed) = run_mock(async {
         let start = xiio::time::now();
-        let mut child = spawn(&mut Command::new("sleep").arg("0.05")).unwrap();
+        let mut child = spawn(Command::new("sleep").arg("0.05")).unwrap();
         // 10 ms of virtual time cannot pass while the child takes 50 ms of
         // real time.
         let waited = xiio::timeout(ms(10), child.wait()).await;

@@ -343,7 +343,10 @@ impl<'scope, 'env, E: 'env> TaskGroup<'scope, 'env, E> {
         }
     }
 
-    /// The number of live children (finished ones are removed at once).
+    /// The number of things the group still waits for: its live children
+    /// (background ones included) and the cleanups handed to it (a
+    /// cancelled `try_finally`'s cleanup, a dropped process's reap).
+    /// Finished ones are removed at once.
     pub fn len(&self) -> usize {
         self.inner
             .upgrade()
