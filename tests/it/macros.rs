@@ -115,6 +115,19 @@ fn join_of_three_types_returns_a_tuple() {
     });
 }
 
+/// As with `futures::try_join!`, a temporary in an argument lives until
+/// the join has ended (found writing examples/supervisor.rs: E0716).
+#[test]
+fn join_arguments_may_borrow_temporaries() {
+    async fn len(text: &str) -> Result<usize, io::Error> {
+        xiio::sleep(ms(10)).await;
+        Ok(text.len())
+    }
+    let lens =
+        run_mock(async { xiio::try_join!(len(&format!("{}", 123)), len(&String::from("four"))) });
+    assert_eq!(lens.unwrap(), (3, 4));
+}
+
 #[test]
 fn join_returns_the_first_error_and_cancels_the_rest_with_their_cleanups() {
     let log = Log::new();

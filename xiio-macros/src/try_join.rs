@@ -2,11 +2,19 @@
 //! values as a tuple, the first error cancelling the rest.
 //!
 //! ```text
-//! try_join!(a, b)   =>   match TaskGroup::scope(async |tg| Ok((tg.add_task(a), tg.add_task(b)))).await {
-//!                        Ok((t0, t1)) => Ok((t0.take().unwrap(), t1.take().unwrap())),
-//!                        Err(e) => Err(e),
+//! try_join!(a, b)   =>   match (a, b) {
+//!                        (f0, f1) => match TaskGroup::scope(async |tg| Ok((tg.add_task(f0), tg.add_task(f1)))).await {
+//!                            Ok((t0, t1)) => Ok((t0.take().unwrap(), t1.take().unwrap())),
+//!                            Err(e) => Err(e),
+//!                        },
 //!                    }
 //! ```
+//!
+//! The futures are evaluated in the outer `match`'s scrutinee, so that
+//! temporaries in them (`f(&format!(..))`) live until the group has ended,
+//! as with `futures::try_join!`; made inside the closure, they would be
+//! dropped at the end of its statement while the future still borrows
+//! them.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -42,23 +50,29 @@ pub(crate) fn try_join(input: TokenStream) -> TokenStream {
     let tasks: Vec<_> = (0..futures.len())
         .map(|i| format_ident!("__xiio_task_{}", i))
         .collect();
-    let adds = futures.iter().map(|fut| {
+    let futs: Vec<_> = (0..futures.len())
+        .map(|i| format_ident!("__xiio_future_{}", i))
+        .collect();
+    let adds = futures.iter().zip(&futs).map(|(fut, name)| {
         // Spanned on the future, so a task of the wrong type is reported
         // there.
-        quote_spanned! {fut.span()=> tg.add_task(#fut) }
+        quote_spanned! {fut.span()=> tg.add_task(#name) }
     });
+    let futures = futures.iter();
     // A `match`, not `?`: the error type is the group's, with no `From`
     // conversion to infer.
     quote! {
-        match ::xiio::__private::TaskGroup::scope(async |tg| {
-            ::core::result::Result::Ok((#(#adds,)*))
-        })
-        .await
-        {
-            ::core::result::Result::Ok((#(#tasks,)*)) => ::core::result::Result::Ok((
-                #(#tasks.take().expect("a task of a group that succeeded has its value"),)*
-            )),
-            ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
+        match (#(#futures,)*) {
+            (#(#futs,)*) => match ::xiio::__private::TaskGroup::scope(async |tg| {
+                ::core::result::Result::Ok((#(#adds,)*))
+            })
+            .await
+            {
+                ::core::result::Result::Ok((#(#tasks,)*)) => ::core::result::Result::Ok((
+                    #(#tasks.take().expect("a task of a group that succeeded has its value"),)*
+                )),
+                ::core::result::Result::Err(e) => ::core::result::Result::Err(e),
+            },
         }
     }
 }
