@@ -26,7 +26,7 @@
 //! | [`process`] | [`spawn`](process::spawn) a [`Child`](process::Child) with streamed stdio, [`run_process`](process::run_process) |
 //! | [`signal`] | [`subscribe_signals`](signal::subscribe_signals), [`ctrl_c`](signal::ctrl_c) |
 //! | [`thread`] | blocking work: [`run_blocking`](thread::run_blocking), [`ThreadPool`](thread::ThreadPool) |
-//! | [`testing`] | the task tree of a hang, what is registered |
+//! | [`testing`] | advancing the mock clock ([`advance`](testing::advance)), the task tree of a hang, what is registered |
 //! | [`compat`] | futures-io and futures-core, other executors, hyper, tokio |
 //! | [`guide`] | how the runtime works, in doc tests: one child's life |
 //!

@@ -87,7 +87,9 @@ pub(crate) fn select(input: TokenStream) -> TokenStream {
     let params: Vec<_> = (0..arms.len()).map(|i| format_ident!("T{}", i)).collect();
     let runners = arms.iter().zip(&variants).map(|(arm, variant)| {
         let fut = &arm.fut;
-        quote! { __xiio_arm(async { __XiioArm::#variant(#fut.await) }) }
+        // Parenthesized: `&mut sleep` must await the reference, not be a
+        // reference to `sleep.await`.
+        quote! { __xiio_arm(async { __XiioArm::#variant((#fut).await) }) }
     });
     let matches = arms.iter().zip(&variants).map(|(arm, variant)| {
         let (pat, body) = (&arm.pat, &arm.body);

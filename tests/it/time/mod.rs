@@ -1,5 +1,7 @@
-//! Sleeps, intervals, timeouts and the timers behind them.
+//! Sleeps, intervals, timeouts, the timers behind them, and their
+//! controls (reset, missed ticks, advancing the mock clock).
 
+mod controls;
 mod sleep;
 mod timeout;
 mod timers;

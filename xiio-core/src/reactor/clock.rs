@@ -30,6 +30,11 @@ impl Clock {
         }
     }
 
+    /// True for a mock clock.
+    pub(crate) fn is_mock(&self) -> bool {
+        self.mock.is_some()
+    }
+
     /// Moves a mock clock forward to `t` (never backward).
     pub(crate) fn advance_to(&self, t: Instant) {
         if let Some(now) = &self.mock {

@@ -277,6 +277,25 @@ impl Timer {
         }
     }
 
+    /// Moves it to `deadline` if it is pending, keeping its waker (the task
+    /// that waits on it is woken at the new deadline without polling
+    /// again): cancelled and armed anew, in the slab slot just freed. It
+    /// fires as if armed now (after the timers of its deadline armed
+    /// before). False if it fired or its reactor is gone: there is no
+    /// waker to keep, and the next poll makes a new timer.
+    pub(crate) fn reset(&mut self, deadline: Instant) -> bool {
+        let Some(reactor) = Reactor::of(self.reactor) else {
+            return false;
+        };
+        let mut timers = reactor.timers.borrow_mut();
+        let Some(waker) = timers.entries[self.key].waker.clone() else {
+            return false;
+        };
+        timers.remove(self.key);
+        self.key = timers.add(deadline, &waker);
+        true
+    }
+
     /// True if it lives in `reactor`.
     pub(crate) fn is_in(&self, reactor: &Reactor) -> bool {
         self.reactor == reactor.id

@@ -1,5 +1,5 @@
-//! Tools for testing with xiio: what the live tasks wait on, and what the
-//! runtime has registered.
+//! Tools for testing with xiio: the mock clock and [`advance`], what the
+//! live tasks wait on, and what the runtime has registered.
 //!
 //! These tools sit at the edge of the runtime and plug into it through two
 //! hooks, as trio keeps its mock clock and instruments out of its run
@@ -21,6 +21,7 @@ use crate::rt::Tools;
 use crate::task::context;
 use crate::task::trace::Tracer;
 use mock_clock::MockClock;
+pub use mock_clock::advance;
 use tree::TaskTree;
 
 /// How long a stuck mock clock waits before it reports a hang.

@@ -6,7 +6,8 @@
 //!
 //! - `sleep.rs`: [`sleep`], [`sleep_until`] and their future [`Sleep`], a
 //!   timer in the reactor.
-//! - `interval.rs`: [`interval`], ticks at a fixed period.
+//! - `interval.rs`: [`interval`], [`interval_at`]: ticks at a fixed
+//!   period, on a [`Sleep`] that each tick resets.
 //! - `timeout.rs`: [`timeout`], [`timeout_at`]: a future and a timer side
 //!   by side; the cleanups of a future cancelled by its deadline are
 //!   awaited before the error is returned.
@@ -17,7 +18,7 @@ mod timeout;
 
 use std::time::Instant;
 
-pub use interval::{Interval, interval};
+pub use interval::{Interval, MissedTickBehavior, interval, interval_at};
 pub use sleep::{Sleep, sleep, sleep_until};
 pub use timeout::{Timeout, TimeoutError, timeout, timeout_at};
 

@@ -77,6 +77,57 @@ impl Sleep {
     pub fn deadline(&self) -> Option<Instant> {
         self.deadline
     }
+
+    /// True once the runtime's clock ([`now()`](super::now)) has reached
+    /// the deadline.
+    pub fn is_elapsed(&self) -> bool {
+        self.deadline
+            .is_some_and(|deadline| super::now() >= deadline)
+    }
+
+    /// Moves the deadline to `deadline`, earlier or later, as tokio's
+    /// `Sleep::reset`: the next poll waits for the new one, also after the
+    /// sleep ended. A timer still pending moves in the reactor and keeps
+    /// its waker, so the waiting task is woken at the new deadline even if
+    /// it does not poll again first.
+    ///
+    /// `Sleep` is `Unpin`: with a sleep on the stack, `Pin::new(&mut
+    /// sleep).reset(..)`; pinned with `pin!`, `sleep.as_mut().reset(..)`.
+    ///
+    /// # Examples
+    ///
+    /// A debounce: it fires 50 ms after the last event.
+    ///
+    /// ```
+    /// use std::pin::pin;
+    /// use std::time::Duration;
+    ///
+    /// xiio::Builder::new().mock_clock(true).run(async {
+    ///     let start = xiio::time::now();
+    ///     let quiet = Duration::from_millis(50);
+    ///     let mut sleep = pin!(xiio::sleep(quiet));
+    ///     for _event in 0..3 {
+    ///         xiio::sleep(Duration::from_millis(20)).await;
+    ///         sleep.as_mut().reset(xiio::time::now() + quiet);
+    ///     }
+    ///     sleep.await;
+    ///     assert_eq!(xiio::time::now() - start, Duration::from_millis(110));
+    /// });
+    /// ```
+    pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
+        self.get_mut().set_deadline(Some(deadline));
+    }
+
+    /// Moves the deadline (`None`: never); see [`reset`](Sleep::reset).
+    pub(super) fn set_deadline(&mut self, deadline: Option<Instant>) {
+        self.deadline = deadline;
+        // A fired timer, or one that should never fire, is dropped: the
+        // next poll arms one if needed (in the slot just freed).
+        let moved = deadline.is_some_and(|d| self.timer.as_mut().is_some_and(|t| t.reset(d)));
+        if !moved {
+            self.timer = None;
+        }
+    }
 }
 
 impl Future for Sleep {
