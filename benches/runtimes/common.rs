@@ -2,6 +2,7 @@
 //! deadlines, idle load, tasks and channels on xiio, tokio and smol.
 
 use std::cell::{Cell, RefCell};
+use std::convert::Infallible;
 use std::future::{Future, pending, poll_fn};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
@@ -10,6 +11,10 @@ use std::task::Poll;
 use std::time::Duration;
 
 use async_channel::{Receiver, Sender, bounded};
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{CONTENT_TYPE, HeaderValue, SERVER};
+use hyper::{Method, Request, Response, StatusCode};
 
 /// Yields once to the scheduler; xiio's own works on every runtime (it
 /// wakes itself).
@@ -261,3 +266,23 @@ pub async fn memory_when_started(started: &Cell<usize>, n: usize, before: usize)
     }
     (resident_bytes().saturating_sub(before)) as f64 / n as f64
 }
+
+/// The HTTP case's handler, the same on every runtime: `GET /` gets a 200
+/// with "Hello, World!" and two fixed headers (hyper adds `content-length`
+/// and `date`); anything else a 404.
+pub async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let found = req.method() == Method::GET && req.uri().path() == "/";
+    let body = if found { "Hello, World!" } else { "not found" };
+    let mut response = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    if !found {
+        *response.status_mut() = StatusCode::NOT_FOUND;
+    }
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    headers.insert(SERVER, HeaderValue::from_static("bench"));
+    Ok(response)
+}
+
+/// How much one read of the HTTP case's tokio and smol adapters takes at
+/// most: the same as `xiio::compat::HyperIo`'s.
+pub const HYPER_READ_CHUNK: usize = 16 * 1024;

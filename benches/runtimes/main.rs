@@ -7,6 +7,8 @@
 //! XIIO_BENCH_REPS=3 cargo bench --bench runtimes
 //! XIIO_BENCH_ONLY=xiio cargo bench --bench runtimes -- spawn   # one runtime, for a profiler
 //! XIIO_BENCH_TIMER_WINDOW_MS=20000 ...   # timers case under a profiler, so timers are really set
+//! cargo bench --bench runtimes -- http         # only the HTTP case (wrk, h2load; see http.rs)
+//! XIIO_BENCH_HTTP_RUNS=5 XIIO_BENCH_HTTP_SECS=5 ...   # its runs per runtime and their length
 //! ```
 //!
 //! Method: each case is one method of `Runtime`, written once per runtime
@@ -21,6 +23,7 @@
 //! the results and what each number includes.
 
 mod common;
+mod http;
 mod smol;
 mod tokio;
 mod xiio;
@@ -28,6 +31,7 @@ mod xiio;
 use std::time::{Duration, Instant};
 
 use self::common::Idle;
+use self::http::Proto;
 use self::smol::Smol;
 use self::tokio::Tokio;
 use self::xiio::Xiio;
@@ -69,8 +73,8 @@ const STRACE_MESSAGES: usize = 2_000;
 /// One runtime under comparison; each case is a method, written once per
 /// runtime, that builds the runtime and measures the work from inside it.
 trait Runtime {
-    /// Its name, in the tables and on the command line of `--echo-once`
-    /// and `--memory-once`.
+    /// Its name, in the tables and on the command line of `--echo-once`,
+    /// `--memory-once` and `--http-server`.
     fn name(&self) -> &'static str;
     /// The spawn case: `SPAWN_N` children that do nothing, spawned and
     /// joined.
@@ -97,6 +101,10 @@ trait Runtime {
     fn echo(&self, conns: usize, messages: usize) -> Sample;
     /// The memory case, in this process: resident bytes per pending child.
     fn memory(&self) -> f64;
+    /// The HTTP case's server (in a process of its own, `--http-server`):
+    /// hyper serving `common::hello` on `listener` in `proto`, one task
+    /// per connection, until the process is killed.
+    fn http_server(&self, listener: std::net::TcpListener, proto: Proto);
 }
 
 /// The runtimes compared, in table order.
@@ -141,6 +149,10 @@ enum Unit {
     Millis,
     /// The time divided by this many operations, in nanoseconds.
     NanosPer(usize),
+    /// A time in microseconds (the HTTP case's CPU per request).
+    Micros,
+    /// Events per second (the HTTP case's requests).
+    PerSecond,
 }
 
 /// One line of the table.
@@ -210,8 +222,8 @@ fn measure(cases: &[&Case], reps: usize, only: Option<&str>) -> Vec<Row> {
     for (case, samples) in cases.iter().zip(&samples) {
         for spec in &case.rows {
             let per = match spec.unit {
-                Unit::Millis => 1.0,
                 Unit::NanosPer(n) => n as f64,
+                Unit::Millis | Unit::Micros | Unit::PerSecond => 1.0,
             };
             let medians = samples
                 .each_ref()
@@ -226,11 +238,14 @@ fn measure(cases: &[&Case], reps: usize, only: Option<&str>) -> Vec<Row> {
     rows
 }
 
-/// A row's value as printed: milliseconds or nanoseconds per operation.
-fn format_value(unit: Unit, secs: f64) -> String {
+/// A row's value as printed: milliseconds, nanoseconds per operation,
+/// microseconds, or a rate.
+fn format_value(unit: Unit, value: f64) -> String {
     match unit {
-        Unit::Millis => format!("{:.2} ms", secs * 1e3),
-        Unit::NanosPer(_) => format!("{:.1} ns", secs * 1e9),
+        Unit::Millis => format!("{:.2} ms", value * 1e3),
+        Unit::NanosPer(_) => format!("{:.1} ns", value * 1e9),
+        Unit::Micros => format!("{:.2} µs", value * 1e6),
+        Unit::PerSecond => format!("{value:.0} /s"),
     }
 }
 
@@ -291,7 +306,8 @@ fn print_flatness(rows: &[Row]) {
 }
 
 /// Runs the selected cases and prints the tables, or, with `--echo-once`
-/// or `--memory-once`, one run of the echo or memory case in this process.
+/// or `--memory-once`, one run of the echo or memory case in this process,
+/// or, with `--http-server`, the HTTP case's server.
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if let [flag, runtime, conns, messages] = &args[..]
@@ -305,6 +321,13 @@ fn main() {
         && flag == "--memory-once"
     {
         memory_once(runtime);
+        return;
+    }
+    if let [flag, runtime, proto] = &args[..]
+        && flag == "--http-server"
+    {
+        raise_fd_limit();
+        http::server(runtime, proto);
         return;
     }
     let filters: Vec<String> = args.into_iter().filter(|a| !a.starts_with('-')).collect();
@@ -335,9 +358,15 @@ fn main() {
                     .any(|row| filters.iter().any(|f| row.name.contains(f.as_str())))
         })
         .collect();
-    let rows = measure(&cases, reps, only.as_deref());
-    print_table(&rows);
-    print_flatness(&rows);
+    let rows = if cases.is_empty() {
+        Vec::new()
+    } else {
+        measure(&cases, reps, only.as_deref())
+    };
+    if !rows.is_empty() {
+        print_table(&rows);
+        print_flatness(&rows);
+    }
     let runtimes: Vec<&dyn Runtime> = RUNTIMES
         .into_iter()
         .filter(|rt| only.as_deref().is_none_or(|name| name == rt.name()))
@@ -348,6 +377,27 @@ fn main() {
     }
     if filters.is_empty() || filters.iter().any(|f| MEMORY_ROW.contains(f.as_str())) {
         print_memory(&runtimes);
+    }
+    let protos = http::selected(&filters);
+    if !protos.is_empty() {
+        print_http(&protos, only.as_deref());
+    }
+}
+
+/// The HTTP case (after everything else: it takes minutes): its rows in
+/// the table's format, or why it was skipped.
+fn print_http(protos: &[Proto], only: Option<&str>) {
+    match http::measure(protos, only) {
+        Ok(rows) => {
+            println!();
+            println!(
+                "HTTP hello-world (hyper 1; server pinned to CPU 0, load generator to CPU 1; \
+                 median of runs): for requests/s a ratio > 1 means xiio serves more, for p99 \
+                 latency and server CPU per request a ratio < 1 means xiio is better."
+            );
+            print_table(&rows);
+        }
+        Err(why) => println!("\n(HTTP case skipped: {why})"),
     }
 }
 

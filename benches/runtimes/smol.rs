@@ -2,17 +2,22 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 use std::time::Instant;
 
+use hyper::rt::ReadBufCursor;
+use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, LocalExecutor, Timer};
 
 use crate::common::{
-    HOUR, Idle, MESSAGE, OneShot, channels, hold_idle, idle_sockets_if, idle_task,
-    idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger, ponger,
-    ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
+    HOUR, HYPER_READ_CHUNK, Idle, MESSAGE, OneShot, channels, hello, hold_idle, idle_sockets_if,
+    idle_task, idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger,
+    ponger, ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
 };
+use crate::http::Proto;
 use crate::{
     ECHO_SIZE, IDLE_N, MEMORY_N, Meter, PINGPONG_WAKEUPS, Runtime, SPAWN_N, Sample, TIMEOUTS_N,
     WAKEUP_WAKEUPS, YIELDS,
@@ -34,6 +39,93 @@ impl OneShot for FuturesShot {
     }
     fn send(tx: Self::Tx, v: u32) {
         tx.send(v).unwrap();
+    }
+}
+
+/// A futures-io stream (async-net's) as hyper's `Read` and `Write`: the
+/// same code as `xiio::compat::HyperIo`, written out here so that the smol
+/// row owes nothing to xiio.
+struct SmolIo<T> {
+    /// The stream.
+    io: T,
+    /// Where reads land; allocated at the first read.
+    buf: Vec<u8>,
+}
+
+impl<T> SmolIo<T> {
+    /// Wraps `io`.
+    fn new(io: T) -> SmolIo<T> {
+        SmolIo {
+            io,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> hyper::rt::Read for SmolIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let len = buf.remaining().min(HYPER_READ_CHUNK);
+        if this.buf.len() < len {
+            this.buf.resize(len, 0);
+        }
+        match Pin::new(&mut this.io).poll_read(cx, &mut this.buf[..len]) {
+            Poll::Ready(Ok(n)) => {
+                buf.put_slice(&this.buf[..n]);
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: AsyncWrite + Unpin> hyper::rt::Write for SmolIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_close(cx)
+    }
+
+    /// async-net's streams write vectored (`writev`).
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// hyper's executor on a `LocalExecutor`: HTTP/2 streams are spawned on it
+/// and detached (they need not be `Send`).
+#[derive(Clone)]
+struct SmolExecutor(Rc<LocalExecutor<'static>>);
+
+impl<F> hyper::rt::Executor<F> for SmolExecutor
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        self.0.spawn(fut).detach();
     }
 }
 
@@ -247,6 +339,35 @@ impl Runtime for Smol {
             let elapsed = meter.stop();
             drop(idlers); // cancels them
             elapsed
+        }))
+    }
+
+    /// The HTTP server: an accept loop on a `LocalExecutor`, each
+    /// connection a detached task, async-net's streams.
+    fn http_server(&self, listener: std::net::TcpListener, proto: Proto) {
+        use hyper::server::conn::{http1, http2};
+        let ex = Rc::new(LocalExecutor::new());
+        smol::block_on(ex.run(async {
+            let listener = smol::net::TcpListener::try_from(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.expect("accept");
+                stream.set_nodelay(true).unwrap();
+                let io = SmolIo::new(stream);
+                let service = hyper::service::service_fn(hello);
+                let executor = SmolExecutor(ex.clone());
+                ex.spawn(async move {
+                    // A client that leaves is no error of the server's.
+                    let _ = match proto {
+                        Proto::Http1 => http1::Builder::new().serve_connection(io, service).await,
+                        Proto::Http2 => {
+                            http2::Builder::new(executor)
+                                .serve_connection(io, service)
+                                .await
+                        }
+                    };
+                })
+                .detach();
+            }
         }))
     }
 }

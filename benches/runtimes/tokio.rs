@@ -2,16 +2,21 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use hyper::rt::ReadBufCursor;
 
 use tokio::task::{JoinSet, LocalSet};
 
 use crate::common::{
-    HOUR, Idle, MESSAGE, OneShot, channels, hold_idle, idle_sockets_if, idle_task,
-    idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger, ponger,
-    ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
+    HOUR, HYPER_READ_CHUNK, Idle, MESSAGE, OneShot, channels, hello, hold_idle, idle_sockets_if,
+    idle_task, idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger,
+    ponger, ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
 };
+use crate::http::Proto;
 use crate::{
     ECHO_SIZE, IDLE_N, MEMORY_N, Meter, PINGPONG_WAKEUPS, Runtime, SPAWN_N, Sample, TIMEOUTS_N,
     WAKEUP_WAKEUPS, YIELDS,
@@ -43,6 +48,94 @@ impl OneShot for TokioShot {
     }
     fn send(tx: Self::Tx, v: u32) {
         tx.send(v).unwrap();
+    }
+}
+
+/// A tokio stream as hyper's `Read` and `Write`, the way
+/// `xiio::compat::HyperIo` does it for futures-io streams (and without
+/// `unsafe`, unlike hyper-util's `TokioIo`): reads land in a buffer of the
+/// adapter's own, then are copied to hyper with `put_slice`.
+struct TokioIo<T> {
+    /// The stream.
+    io: T,
+    /// Where reads land; allocated at the first read.
+    buf: Vec<u8>,
+}
+
+impl<T> TokioIo<T> {
+    /// Wraps `io`.
+    fn new(io: T) -> TokioIo<T> {
+        TokioIo {
+            io,
+            buf: Vec::new(),
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> hyper::rt::Read for TokioIo<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        mut buf: ReadBufCursor<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let len = buf.remaining().min(HYPER_READ_CHUNK);
+        if this.buf.len() < len {
+            this.buf.resize(len, 0);
+        }
+        let mut read = tokio::io::ReadBuf::new(&mut this.buf[..len]);
+        match Pin::new(&mut this.io).poll_read(cx, &mut read) {
+            Poll::Ready(Ok(())) => {
+                buf.put_slice(read.filled());
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> hyper::rt::Write for TokioIo<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+}
+
+/// hyper's executor on tokio's `LocalSet`: HTTP/2 streams are
+/// `spawn_local`ed (they need not be `Send`).
+#[derive(Clone, Copy)]
+struct LocalExecutor;
+
+impl<F> hyper::rt::Executor<F> for LocalExecutor
+where
+    F: Future + 'static,
+{
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
     }
 }
 
@@ -255,6 +348,34 @@ impl Runtime for Tokio {
             idlers.abort_all();
             while idlers.join_next().await.is_some() {}
             elapsed
+        })
+    }
+
+    /// The HTTP server: an accept loop, each connection `spawn_local`ed, as
+    /// tokio users write it (hyper-util's `TokioIo` would do the same
+    /// reads and writes).
+    fn http_server(&self, listener: std::net::TcpListener, proto: Proto) {
+        use hyper::server::conn::{http1, http2};
+        block_on(async {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            loop {
+                let (stream, _) = listener.accept().await.expect("accept");
+                stream.set_nodelay(true).unwrap();
+                let io = TokioIo::new(stream);
+                let service = hyper::service::service_fn(hello);
+                tokio::task::spawn_local(async move {
+                    // A client that leaves is no error of the server's.
+                    let _ = match proto {
+                        Proto::Http1 => http1::Builder::new().serve_connection(io, service).await,
+                        Proto::Http2 => {
+                            http2::Builder::new(LocalExecutor)
+                                .serve_connection(io, service)
+                                .await
+                        }
+                    };
+                });
+            }
         })
     }
 }

@@ -6,10 +6,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use crate::common::{
-    HOUR, Idle, MESSAGE, OneShot, channels, hold_idle, idle_sockets_if, idle_task,
+    HOUR, Idle, MESSAGE, OneShot, channels, hello, hold_idle, idle_sockets_if, idle_task,
     idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger, ponger,
     ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
 };
+use crate::http::Proto;
 use crate::{
     ECHO_SIZE, IDLE_N, MEMORY_N, Meter, PINGPONG_WAKEUPS, Runtime, SPAWN_N, Sample, TIMEOUTS_N,
     WAKEUP_WAKEUPS, YIELDS,
@@ -248,5 +249,38 @@ impl Runtime for Xiio {
             })
             .unwrap()
         })
+    }
+
+    /// The HTTP server: as `examples/http.rs` serves (without its protocol
+    /// sniffing, timeouts and graceful shutdown): an accept loop in a task
+    /// group, each connection a child, HTTP/2 streams children too
+    /// (`HyperExecutor`). Serves until the process is killed.
+    fn http_server(&self, listener: std::net::TcpListener, proto: Proto) {
+        use hyper::server::conn::{http1, http2};
+        use xiio::compat::{HyperExecutor, HyperIo};
+        let served = xiio::run(xiio::TaskGroup::scope(async |tg| -> std::io::Result<()> {
+            let listener = xiio::net::TcpListener::from_std(listener)?;
+            loop {
+                let (stream, _) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                let io = HyperIo::new(stream);
+                let service = hyper::service::service_fn(hello);
+                match proto {
+                    Proto::Http1 => tg.add_task(async move {
+                        // A client that leaves is no error of the server's.
+                        let _ = http1::Builder::new().serve_connection(io, service).await;
+                    }),
+                    Proto::Http2 => {
+                        let executor = HyperExecutor::new(tg);
+                        tg.add_task(async move {
+                            let _ = http2::Builder::new(executor)
+                                .serve_connection(io, service)
+                                .await;
+                        })
+                    }
+                };
+            }
+        }));
+        served.expect("xiio HTTP server");
     }
 }
