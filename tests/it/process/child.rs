@@ -124,6 +124,17 @@ fn a_cancelled_wait_terminates_and_reaps_the_child_and_its_group() {
     }
 }
 
+/// Outside the runtime nothing can wait for a grace period: the child is
+/// killed and reaped at once, never left behind.
+#[test]
+fn a_child_dropped_outside_the_runtime_is_killed_and_reaped() {
+    let child = xiio::run(async { spawn(Command::new("sleep").arg("100")) }).unwrap();
+    let pid = child.id().unwrap() as i32;
+    assert!(alive(pid as u32));
+    drop(child);
+    assert_gone(pid);
+}
+
 #[test]
 fn the_mock_clock_holds_still_while_a_child_runs() {
     let (waited, elapsed) = run_mock(async {

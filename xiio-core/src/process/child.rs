@@ -130,7 +130,9 @@ pub fn spawn(cmd: &mut Command) -> io::Result<Child> {
 /// xiio differs from tokio, whose dropped `Child` runs on unless
 /// `kill_on_drop` was set: in xiio no work outlives the scope that
 /// started it, and a [`timeout`](crate::timeout) or a failing sibling
-/// around a `wait` stops the process as it stops any other work.
+/// around a `wait` stops the process as it stops any other work. A
+/// `Child` carried out of `xiio::run` and dropped there, where nothing can
+/// wait, gets SIGKILL and is reaped on the spot.
 ///
 /// While the child runs, a mock clock does not jump (see
 /// [`Builder::mock_clock`](crate::Builder::mock_clock)): the process
