@@ -283,6 +283,6 @@ pub async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infa
     Ok(response)
 }
 
-/// How much one read of the HTTP case's tokio and smol adapters takes at
-/// most: the same as `xiio::compat::HyperIo`'s.
+/// How much one read of the HTTP case's tokio adapter takes at most: the
+/// same as `xiio::compat::HyperIo`'s, which serves xiio and smol.
 pub const HYPER_READ_CHUNK: usize = 16 * 1024;

@@ -2,20 +2,17 @@
 
 use std::cell::Cell;
 use std::future::Future;
-use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::rc::Rc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
-use hyper::rt::ReadBufCursor;
-use smol::io::{AsyncRead, AsyncWrite};
 use smol::{Async, LocalExecutor, Timer};
+use xiio::compat::HyperIo;
 
 use crate::common::{
-    HOUR, HYPER_READ_CHUNK, Idle, MESSAGE, OneShot, channels, hello, hold_idle, idle_sockets_if,
-    idle_task, idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger,
-    ponger, ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
+    HOUR, Idle, MESSAGE, OneShot, channels, hello, hold_idle, idle_sockets_if, idle_task,
+    idle_timer_offsets, memory_when_started, oneshot_pair, pending_child, pinger, ponger,
+    ready_after_yield, resident_bytes, timer_offsets, wait_started, yielder,
 };
 use crate::http::Proto;
 use crate::{
@@ -39,79 +36,6 @@ impl OneShot for FuturesShot {
     }
     fn send(tx: Self::Tx, v: u32) {
         tx.send(v).unwrap();
-    }
-}
-
-/// A futures-io stream (async-net's) as hyper's `Read` and `Write`: the
-/// same code as `xiio::compat::HyperIo`, written out here so that the smol
-/// row owes nothing to xiio.
-struct SmolIo<T> {
-    /// The stream.
-    io: T,
-    /// Where reads land; allocated at the first read.
-    buf: Vec<u8>,
-}
-
-impl<T> SmolIo<T> {
-    /// Wraps `io`.
-    fn new(io: T) -> SmolIo<T> {
-        SmolIo {
-            io,
-            buf: Vec::new(),
-        }
-    }
-}
-
-impl<T: AsyncRead + Unpin> hyper::rt::Read for SmolIo<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        let len = buf.remaining().min(HYPER_READ_CHUNK);
-        if this.buf.len() < len {
-            this.buf.resize(len, 0);
-        }
-        match Pin::new(&mut this.io).poll_read(cx, &mut this.buf[..len]) {
-            Poll::Ready(Ok(n)) => {
-                buf.put_slice(&this.buf[..n]);
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
-            Poll::Pending => Poll::Pending,
-        }
-    }
-}
-
-impl<T: AsyncWrite + Unpin> hyper::rt::Write for SmolIo<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_close(cx)
-    }
-
-    /// async-net's streams write vectored (`writev`).
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
     }
 }
 
@@ -352,7 +276,7 @@ impl Runtime for Smol {
             loop {
                 let (stream, _) = listener.accept().await.expect("accept");
                 stream.set_nodelay(true).unwrap();
-                let io = SmolIo::new(stream);
+                let io = HyperIo::new(stream);
                 let service = hyper::service::service_fn(hello);
                 let executor = SmolExecutor(ex.clone());
                 ex.spawn(async move {
