@@ -30,11 +30,11 @@ use std::net::{Shutdown, SocketAddr};
 use std::rc::Rc;
 use std::time::Duration;
 
-use async_channel::Sender;
 use futures::io::BufReader;
 use futures::{AsyncBufReadExt, StreamExt};
 use xiio::net::{TcpListener, TcpStream};
 use xiio::sync::Promise;
+use xiio::sync::channel::Sender;
 
 /// How many lines may wait for a client before the server gives up on it.
 const QUEUE: usize = 100;
@@ -98,7 +98,7 @@ async fn connection(stream: TcpStream, peer: SocketAddr, room: &Room) -> io::Res
     };
     // The writer's queue. Its sender is in the room; leaving the room (when
     // `_membership` is dropped, however this function ends) removes it.
-    let (queue, queued) = async_channel::bounded(QUEUE);
+    let (queue, queued) = xiio::sync::channel::bounded(QUEUE);
     let _membership = room.join(peer, &name, queue);
     let welcome = format!("* welcome, {name}; {} here\n", room.len());
     stream.write_all(welcome.as_bytes()).await?;

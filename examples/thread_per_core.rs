@@ -21,10 +21,10 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::{io, thread};
 
-use async_channel::Receiver;
 use futures::AsyncReadExt;
 use xiio::TaskGroup;
 use xiio::net::{ListenOptions, TcpListener, TcpStream};
+use xiio::sync::channel::Receiver;
 
 /// Connections the load makes in all.
 const CONNECTIONS: usize = 2000;
@@ -63,7 +63,7 @@ fn main() -> io::Result<()> {
     // runtime (through its `mio::Waker`): no fd and no flag to poll. (A
     // `Condition` on the read end of a pipe that this thread closes would
     // do as well, at the cost of a pipe per server.)
-    let (stop, stopped) = async_channel::bounded::<()>(1);
+    let (stop, stopped) = xiio::sync::channel::bounded::<()>(1);
     let servers = listeners
         .into_iter()
         .enumerate()

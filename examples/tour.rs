@@ -176,7 +176,7 @@ async fn main() -> io::Result<()> {
     println!(
         "\n7. Futures of other crates (here async-channel) run too, woken from other threads."
     );
-    let (tx, rx) = async_channel::bounded(1);
+    let (tx, rx) = xiio::sync::channel::bounded(1);
     std::thread::spawn(move || {
         std::thread::sleep(ms(20));
         let _ = tx.send_blocking("hello from a std thread");
