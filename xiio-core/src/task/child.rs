@@ -1,9 +1,10 @@
 //! A child's life: the future a group runs for it, and [`Task<T>`], the
 //! handle to its value.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -34,13 +35,14 @@ pub struct Task<T> {
     state: Rc<TaskState<T>>,
 }
 
-// One per child: keep it small (`Cell`s, not `RefCell`s, for the wakers).
-const _: () = assert!(std::mem::size_of::<TaskState<()>>() <= 56);
+// One per child: keep it small (`Cell`s, not `RefCell`s): with its `Rc`'s
+// two counts, it fits a 64-byte allocator chunk.
+const _: () = assert!(std::mem::size_of::<TaskState<()>>() <= 40);
 
 /// What a child, its group and its [`Task`] handle share.
 pub(crate) struct TaskState<T> {
-    /// Where the child is in its life.
-    outcome: RefCell<Outcome<T>>,
+    /// Where the child is in its life (read through [`peek`](Self::peek)).
+    outcome: Cell<Outcome<T>>,
     /// Set by [`Task::cancel`]; the group cancels the child when it next
     /// looks at it.
     cancel_requested: Cell<bool>,
@@ -72,32 +74,39 @@ impl<T> TaskState<T> {
     /// The state of a child that has not run yet.
     pub(crate) fn new() -> Rc<TaskState<T>> {
         Rc::new(TaskState {
-            outcome: RefCell::new(Outcome::Running),
+            outcome: Cell::new(Outcome::Running),
             cancel_requested: Cell::new(false),
             waiter: Cell::new(None),
             child: Cell::new(None),
         })
     }
 
+    /// Runs `f` on the outcome. (`Outcome` is not `Copy`: it is taken out
+    /// for `f` and put back; nothing in `f` can look at the cell.)
+    fn peek<R>(&self, f: impl FnOnce(&Outcome<T>) -> R) -> R {
+        let outcome = self.outcome.replace(Outcome::Running);
+        let r = f(&outcome);
+        self.outcome.set(outcome);
+        r
+    }
+
     /// Records the end of the child: a value, or `None` for failed.
     fn finish(&self, value: Option<T>) {
-        *self.outcome.borrow_mut() = match value {
+        self.outcome.set(match value {
             Some(value) => Outcome::Done(value),
             None => Outcome::Failed,
-        };
+        });
         self.child.take();
         self.wake_waiter();
     }
 
     /// Records that the child was dropped, if it had not finished.
     fn dropped(&self) {
-        let mut outcome = self.outcome.borrow_mut();
-        if matches!(*outcome, Outcome::Running) {
-            *outcome = match std::thread::panicking() {
+        if self.peek(|outcome| matches!(outcome, Outcome::Running)) {
+            self.outcome.set(match std::thread::panicking() {
                 true => Outcome::Failed,
                 false => Outcome::Cancelled,
-            };
-            drop(outcome);
+            });
             self.child.take();
             self.wake_waiter();
         }
@@ -180,74 +189,85 @@ impl<T> Drop for Reporter<T> {
     }
 }
 
-/// A child's whole life: runs `fut` and reports its end into `state`.
-///
-/// A plain function returning an `async move` block, not an `async fn`: an
-/// `async fn` first moves its arguments into locals, so the child's future
-/// would hold `fut` once more (rustc keeps every such slot).
+pin_project_lite::pin_project! {
+    /// A child's whole life: runs `fut`, ends early once its handle asked
+    /// for its cancellation, and reports its end into the handle's state.
+    ///
+    /// A struct with `fut` pinned in place, not an `async` block: a block
+    /// holding `fut` would keep it twice (the captured value and the pinned
+    /// local it is moved into), doubling what a child costs. The pinned
+    /// field is projected by `pin-project-lite` (tokio's and futures'
+    /// choice), whose macro is the one place that code lives: it is sound
+    /// because `Run` never moves `fut` and has no `Drop` of its own, which
+    /// the macro checks. The check for cancellation lives here, in the
+    /// child's own future, rather than in the group: the group needs no
+    /// typed view of the handle, and the check costs a load, not a virtual
+    /// call.
+    pub(crate) struct Run<F, T, E> {
+        #[pin]
+        fut: F,
+        // After `fut`, so that a cancelled child's future is dropped
+        // before its handle says so.
+        reporter: Reporter<T>,
+        // True once the child's waker was given to its handle.
+        waker_known: bool,
+        error: PhantomData<fn() -> E>,
+    }
+}
+
+/// Runs `fut` as a child reporting into `state`.
 pub(crate) fn run<F, E>(
     fut: F,
     state: Rc<TaskState<<F::Output as TaskOutput<E>>::Ok>>,
-) -> impl Future<Output = Result<(), E>>
+) -> Run<F, <F::Output as TaskOutput<E>>::Ok, E>
 where
     F: Future,
     F::Output: TaskOutput<E>,
 {
-    // Made out here, so that a child dropped before its first poll (whose
-    // block never ran) marks its handle cancelled too.
-    let reporter = Reporter(state);
-    async move {
-        let output = Cancellable {
-            fut: std::pin::pin!(fut),
-            state: &reporter.0,
-            waker_known: false,
-        }
-        .await;
-        match output.map(TaskOutput::into_result) {
-            None => Ok(()), // cancelled: `reporter` marks the handle so
-            Some(Ok(value)) => {
-                reporter.0.finish(Some(value));
-                Ok(())
-            }
-            Some(Err(e)) => {
-                reporter.0.finish(None);
-                Err(e)
-            }
-        }
+    Run {
+        fut,
+        reporter: Reporter(state),
+        waker_known: false,
+        error: PhantomData,
     }
 }
 
-/// A child's future, which ends early (with `None`) once its handle asked
-/// for its cancellation. The check lives here, in the child's own
-/// future, rather than in the group: the group then needs no typed view of
-/// the handle, and the check costs a load, not a virtual call.
-struct Cancellable<'a, F, T> {
-    fut: Pin<&'a mut F>,
-    state: &'a TaskState<T>,
-    /// True once the child's waker was given to its handle.
-    waker_known: bool,
-}
+impl<F, T, E> Future for Run<F, T, E>
+where
+    F: Future,
+    F::Output: TaskOutput<E, Ok = T>,
+{
+    type Output = Result<(), E>;
 
-impl<F: Future, T> Future for Cancellable<'_, F, T> {
-    type Output = Option<F::Output>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<F::Output>> {
-        let this = &mut *self;
-        if this.state.cancel_requested.get() {
-            return Poll::Ready(None);
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), E>> {
+        let this = self.project();
+        let state = &*this.reporter.0;
+        if state.cancel_requested.get() {
+            return Poll::Ready(Ok(())); // dropped next: `reporter` marks the handle
         }
-        let poll = this.fut.as_mut().poll(cx).map(Some);
-        if poll.is_pending() && !this.waker_known {
-            // Only a child that waits needs its waker known to its handle,
-            // for `Task::cancel`; the group polls a child always with the
-            // same waker, so once is enough.
-            this.state.child.set(Some(cx.waker().clone()));
-            this.waker_known = true;
-            if this.state.cancel_requested.get() {
-                cx.waker().wake_by_ref(); // cancelled during this very poll
+        let Poll::Ready(output) = this.fut.poll(cx) else {
+            if !*this.waker_known {
+                // Only a child that waits needs its waker known to its
+                // handle, for `Task::cancel`; the group polls a child
+                // always with the same waker, so once is enough.
+                state.child.set(Some(cx.waker().clone()));
+                *this.waker_known = true;
+                if state.cancel_requested.get() {
+                    cx.waker().wake_by_ref(); // cancelled during this very poll
+                }
+            }
+            return Poll::Pending;
+        };
+        match output.into_result() {
+            Ok(value) => {
+                state.finish(Some(value));
+                Poll::Ready(Ok(()))
+            }
+            Err(e) => {
+                state.finish(None);
+                Poll::Ready(Err(e))
             }
         }
-        poll
     }
 }
 
@@ -259,21 +279,23 @@ impl<T> Task<T> {
 
     /// True once the child finished, failed or was cancelled.
     pub fn is_finished(&self) -> bool {
-        !matches!(*self.state.outcome.borrow(), Outcome::Running)
+        !self
+            .state
+            .peek(|outcome| matches!(outcome, Outcome::Running))
     }
 
     /// True if the child was dropped before it finished.
     pub fn is_cancelled(&self) -> bool {
-        matches!(*self.state.outcome.borrow(), Outcome::Cancelled)
+        self.state
+            .peek(|outcome| matches!(outcome, Outcome::Cancelled))
     }
 
     /// The child's value, if it finished with one and it was not taken yet.
     pub fn take(&self) -> Option<T> {
-        let mut outcome = self.state.outcome.borrow_mut();
-        match std::mem::replace(&mut *outcome, Outcome::Taken) {
+        match self.state.outcome.replace(Outcome::Taken) {
             Outcome::Done(value) => Some(value),
             other => {
-                *outcome = other;
+                self.state.outcome.set(other);
                 None
             }
         }
@@ -316,25 +338,23 @@ impl<T> Future for Task<T> {
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = match *self.state.outcome.borrow() {
+        let state = self.state.peek(|outcome| match outcome {
             Outcome::Running => "running",
             Outcome::Done(_) => "done",
             Outcome::Taken => "taken",
             Outcome::Cancelled => "cancelled",
             Outcome::Failed => "failed",
-        };
+        });
         f.debug_struct("Task").field("state", &state).finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    /// The wrapper adds to a child's future only the copy rustc keeps of a
-    /// future moved into another (the moved-from slot) and three words
-    /// (the handle's pointer, the pinned future's, a flag); an `async fn`
-    /// would add one more copy.
+    /// The wrapper adds two words to a child's future (the handle's
+    /// pointer, a flag), never a second copy of the future.
     #[test]
-    fn the_wrapper_adds_one_copy_of_the_future_and_three_words() {
+    fn the_wrapper_adds_two_words_and_no_copy_of_the_future() {
         let inner = async {
             let held = std::hint::black_box([0u8; 48]);
             std::future::ready(()).await;
@@ -343,7 +363,7 @@ mod tests {
         let size = std::mem::size_of_val(&inner).next_multiple_of(8);
         let child = super::run::<_, ()>(inner, super::TaskState::<()>::new());
         assert!(
-            std::mem::size_of_val(&child) <= 2 * size + 24,
+            std::mem::size_of_val(&child) <= size + 16,
             "{size} -> {}",
             std::mem::size_of_val(&child)
         );

@@ -7,7 +7,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
+
+use futures_task::{ArcWake, waker_ref};
 
 use super::cancel;
 use super::group::{BODY, Child, Failure, Inner, State, Work};
@@ -39,8 +41,8 @@ pub(super) struct Drive<'scope, E, T, B> {
     inner: Rc<Inner<'scope, E>>,
     /// The body.
     body: Body<T, B>,
-    /// The body's waker, and the same, to clear its "queued" flag.
-    body_waker: (Waker, Arc<ChildWaker>),
+    /// The body's waker.
+    body_waker: Arc<ChildWaker>,
     /// Keys taken from the queue; those from `next` on are still to be
     /// polled (left over when the poll budget ran out).
     keys: Vec<usize>,
@@ -57,7 +59,7 @@ where
 {
     pub(super) fn new(inner: Rc<Inner<'scope, E>>, body: Pin<Box<B>>) -> Self {
         let body_waker = inner.queue.waker(BODY);
-        body_waker.0.wake_by_ref(); // the body starts at the first poll
+        ArcWake::wake_by_ref(&body_waker); // the body starts at the first poll
         Drive {
             inner,
             body: Body::Running(body),
@@ -71,8 +73,9 @@ where
         let Body::Running(body) = &mut self.body else {
             return;
         };
-        self.body_waker.1.clear();
-        let mut cx = Context::from_waker(&self.body_waker.0);
+        self.body_waker.clear();
+        let waker = waker_ref(&self.body_waker);
+        let mut cx = Context::from_waker(&waker);
         let trace = self.inner.trace.as_ref();
         if let Some((tracer, id)) = trace {
             tracer.polling(*id, BODY);
@@ -173,17 +176,13 @@ impl<'scope, E> Inner<'scope, E> {
         let Some(mut child) = child else {
             return None; // a stale wake of a child that is gone
         };
-        if child.waker.is_none() {
-            child.waker = Some(self.waker_for(key));
-        }
-        let Some((waker, handle)) = &child.waker else {
-            unreachable!("made above")
-        };
+        let handle = child.waker.get_or_insert_with(|| self.waker_for(key));
         handle.clear();
+        let waker = waker_ref(handle);
         if let Some((tracer, id)) = &self.trace {
             tracer.polling(*id, key);
         }
-        let mut cx = Context::from_waker(waker);
+        let mut cx = Context::from_waker(&waker);
         let polled = catch_unwind(AssertUnwindSafe(|| match &mut child.work {
             Work::Task(fut) | Work::Background(fut) => fut.as_mut().poll(&mut cx),
             Work::Cleanup(fut) => fut.as_mut().poll(&mut cx).map(Ok),
@@ -200,11 +199,11 @@ impl<'scope, E> Inner<'scope, E> {
     }
 
     /// A waker for the child at `key`: a spare one if the group has one.
-    fn waker_for(&self, key: usize) -> (Waker, Arc<ChildWaker>) {
+    fn waker_for(&self, key: usize) -> Arc<ChildWaker> {
         match self.spare_wakers.borrow_mut().pop() {
-            Some((waker, handle)) => {
+            Some(handle) => {
                 handle.reuse(key);
-                (waker, handle)
+                handle
             }
             None => self.queue.waker(key),
         }
@@ -229,14 +228,13 @@ impl<'scope, E> Inner<'scope, E> {
         // waits) that its drop releases. The group's sink is the innermost
         // one while it polls.
         cancel::drop_into(work, &self.orphans);
-        if let Some((waker, handle)) = waker {
-            // No clone of this waker is left but our two (the `Waker` and
-            // its handle), so no stale wake can reach the child that reuses
-            // it.
-            if Arc::strong_count(&handle) == 2 && Arc::weak_count(&handle) == 0 {
+        if let Some(handle) = waker {
+            // No clone of this waker is left but ours, so no stale wake can
+            // reach the child that reuses it.
+            if Arc::strong_count(&handle) == 1 && Arc::weak_count(&handle) == 0 {
                 let mut spare = self.spare_wakers.borrow_mut();
                 if spare.len() < SPARE_WAKERS {
-                    spare.push((waker, handle));
+                    spare.push(handle);
                 }
             }
         }

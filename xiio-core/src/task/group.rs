@@ -9,7 +9,6 @@ use std::panic::Location;
 use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::task::Waker;
 
 use slab::Slab;
 
@@ -134,7 +133,7 @@ pub(super) struct Inner<'scope, E> {
     /// Which children (and the body) were woken.
     pub(super) queue: GroupQueue,
     /// Wakers of finished children that nobody holds any more, for reuse.
-    pub(super) spare_wakers: RefCell<Vec<(Waker, Arc<ChildWaker>)>>,
+    pub(super) spare_wakers: RefCell<Vec<Arc<ChildWaker>>>,
     /// What cancelled tasks leave: cleanups waiting to become children,
     /// and a panic for the group to fail with.
     pub(super) orphans: Rc<Sink>,
@@ -183,11 +182,11 @@ pub(super) enum Failure<E> {
 pub(super) struct Child<'scope, E> {
     /// What it runs.
     pub(super) work: Work<'scope, E>,
-    /// Its waker, which queues it in the group, and the same waker's
-    /// handle, to clear its "queued" flag before a poll. Made at the first
-    /// poll (until then the child sits in the queue and nobody can wake
-    /// it), from a spare if the group has one.
-    pub(super) waker: Option<(Waker, Arc<ChildWaker>)>,
+    /// Its waker, which queues it in the group (the group clears its
+    /// "queued" flag before a poll). Made at the first poll (until then the
+    /// child sits in the queue and nobody can wake it), from a spare if the
+    /// group has one.
+    pub(super) waker: Option<Arc<ChildWaker>>,
 }
 
 /// What a child runs. (Three variants rather than a `background` flag:
@@ -206,7 +205,7 @@ pub(super) enum Work<'scope, E> {
 pub(super) type TaskFuture<'scope, E> = Pin<Box<dyn Future<Output = Result<(), E>> + 'scope>>;
 
 // Children are many: keep each slot small.
-const _: () = assert!(std::mem::size_of::<Option<Child<'static, ()>>>() <= 48);
+const _: () = assert!(std::mem::size_of::<Option<Child<'static, ()>>>() <= 32);
 
 impl<'scope, 'env, E: 'env> TaskGroup<'scope, 'env, E> {
     /// Runs `body` with a new group and returns when the body and all

@@ -25,7 +25,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll, Waker};
+
+use futures_task::ArcWake;
 
 use super::context;
 
@@ -215,14 +217,18 @@ impl GroupQueue {
         }
     }
 
-    /// A waker for the child at `key`, and the handle that clears it.
-    pub(crate) fn waker(&self, key: usize) -> (Waker, Arc<ChildWaker>) {
-        let handle = Arc::new(ChildWaker {
+    /// A waker for the child at `key`. The group keeps the `Arc` and
+    /// polls with a [`waker_ref`](futures_task::waker_ref) to it: a
+    /// `Waker` borrowed from the `Arc` without touching its count (from
+    /// the futures project, sound because the borrow cannot outlive the
+    /// `Arc`; a clone taken from it is a counted `Waker` like any other).
+    /// A child's slot thus holds one pointer, not a `Waker` beside it.
+    pub(crate) fn waker(&self, key: usize) -> Arc<ChildWaker> {
+        Arc::new(ChildWaker {
             key: AtomicUsize::new(key),
             queued: AtomicBool::new(false),
             queue: self.shared.clone(),
-        });
-        (Waker::from(handle.clone()), handle)
+        })
     }
 }
 
@@ -314,27 +320,23 @@ impl ChildWaker {
     }
 }
 
-impl Wake for ChildWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        let queue = &self.queue;
+impl ArcWake for ChildWaker {
+    fn wake_by_ref(this: &Arc<Self>) {
+        let queue = &this.queue;
         let local = queue.with_local(|half| {
             // Plain load and store: on this thread nothing races with us
             // but a remote wake, and that race is harmless (see `queued`).
-            if self.queued.load(Ordering::Relaxed) {
+            if this.queued.load(Ordering::Relaxed) {
                 return None;
             }
-            self.queued.store(true, Ordering::Relaxed);
-            half.push(self.key.load(Ordering::Relaxed))
+            this.queued.store(true, Ordering::Relaxed);
+            half.push(this.key.load(Ordering::Relaxed))
         });
         match local {
             Some(parent) => parent.into_iter().for_each(Waker::wake),
             None => {
-                if !self.queued.swap(true, Ordering::AcqRel) {
-                    queue.push_remote(self.key.load(Ordering::Relaxed));
+                if !this.queued.swap(true, Ordering::AcqRel) {
+                    queue.push_remote(this.key.load(Ordering::Relaxed));
                 }
             }
         }
