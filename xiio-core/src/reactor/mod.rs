@@ -35,10 +35,10 @@ mod timers;
 
 use std::cell::{OnceCell, RefCell};
 use std::io;
-use std::num::NonZeroU64;
+use std::num::NonZeroU32;
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -67,11 +67,25 @@ thread_local! {
 }
 
 /// Which reactor a registration belongs to: a number unique in the
-/// process (never zero, so that an `Option` of a handle costs nothing).
-pub(crate) type ReactorId = NonZeroU64;
+/// process (never zero, so that an `Option` of a handle costs nothing;
+/// 32 bits, so that a timer's handle is one word).
+pub(crate) type ReactorId = NonZeroU32;
 
 /// Source of reactor ids.
-static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static NEXT_ID: AtomicU32 = AtomicU32::new(1);
+
+/// A new reactor id. Ids are never reused: a registration carried from a
+/// dead runtime must never match a new one.
+///
+/// # Panics
+///
+/// After about four billion runtimes in one process.
+fn next_id() -> ReactorId {
+    let id = NEXT_ID.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_add(1));
+    id.ok().and_then(NonZeroU32::new).expect(
+        "xiio ran out of runtime ids: about four billion runtimes were made in this process",
+    )
+}
 
 /// The fds, timers and outside work of one runtime.
 ///
@@ -141,7 +155,7 @@ impl Reactor {
         let (poll, waker) =
             make().unwrap_or_else(|e| panic!("xiio could not create its reactor: {e}"));
         let reactor = Rc::new(Reactor {
-            id: NonZeroU64::new(NEXT_ID.fetch_add(1, Ordering::Relaxed)).expect("ids start at 1"),
+            id: next_id(),
             poll: RefCell::new((poll, Events::with_capacity(1024))),
             fds: RefCell::new(FdTable::default()),
             timers: RefCell::new(Timers::new(Instant::now())),

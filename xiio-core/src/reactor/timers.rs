@@ -263,8 +263,15 @@ impl Timers {
 pub(crate) struct Timer {
     /// The reactor it lives in.
     reactor: ReactorId,
-    /// Its key in the reactor's timers.
-    key: usize,
+    /// Its key in the reactor's timers (32 bits: with the reactor's id,
+    /// the handle is one word, and a `Sleep` three).
+    key: u32,
+}
+
+/// A key of the timers' slab as a handle's key. (A slab of 2^32 timers
+/// would take hundreds of gigabytes first.)
+fn handle_key(key: usize) -> u32 {
+    u32::try_from(key).expect("fewer than 2^32 timers")
 }
 
 impl Timer {
@@ -273,8 +280,12 @@ impl Timer {
         let key = reactor.timers.borrow_mut().add(deadline, waker);
         Timer {
             reactor: reactor.id,
-            key,
+            key: handle_key(key),
         }
+    }
+
+    fn key(&self) -> usize {
+        self.key as usize
     }
 
     /// Moves it to `deadline` if it is pending, keeping its waker (the task
@@ -288,11 +299,11 @@ impl Timer {
             return false;
         };
         let mut timers = reactor.timers.borrow_mut();
-        let Some(waker) = timers.entries[self.key].waker.clone() else {
+        let Some(waker) = timers.entries[self.key()].waker.clone() else {
             return false;
         };
-        timers.remove(self.key);
-        self.key = timers.add(deadline, &waker);
+        timers.remove(self.key());
+        self.key = handle_key(timers.add(deadline, &waker));
         true
     }
 
@@ -306,7 +317,7 @@ impl Timer {
     /// `waker` is the one it wakes. `reactor` is the one it lives in.
     pub(crate) fn fired(&self, reactor: &Reactor, waker: &Waker) -> bool {
         let mut timers = reactor.timers.borrow_mut();
-        match &mut timers.entries[self.key].waker {
+        match &mut timers.entries[self.key()].waker {
             None => true,
             Some(old) => {
                 if !old.will_wake(waker) {
@@ -321,7 +332,7 @@ impl Timer {
 impl Drop for Timer {
     fn drop(&mut self) {
         if let Some(reactor) = Reactor::of(self.reactor) {
-            reactor.timers.borrow_mut().remove(self.key);
+            reactor.timers.borrow_mut().remove(self.key());
         }
     }
 }

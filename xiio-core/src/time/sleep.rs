@@ -70,7 +70,7 @@ pub struct Sleep {
 }
 
 // A sleep is in every timeout and many children: keep it small.
-const _: () = assert!(std::mem::size_of::<Sleep>() <= 32);
+const _: () = assert!(std::mem::size_of::<Sleep>() <= 24);
 
 impl Sleep {
     /// When this sleep ends (`None`: never).

@@ -87,7 +87,7 @@ pub struct Timeout<F: Future> {
 }
 
 // A timeout wraps the many futures that finish in time: keep it small.
-const _: () = assert!(std::mem::size_of::<Timeout<std::future::Ready<()>>>() <= 64);
+const _: () = assert!(std::mem::size_of::<Timeout<std::future::Ready<()>>>() <= 56);
 
 /// When a [`Timeout`] ends its future.
 #[derive(Clone, Copy)]
