@@ -80,25 +80,30 @@
 //! What the common operations cost, and why. (BENCHMARKS.md has the
 //! measurements, against tokio and smol.)
 //!
-//! **A child** ([`TaskGroup::add_task`]) costs two allocations: its boxed
-//! future (the user's future inside a small wrapper that reports to the
+//! **A child** ([`TaskGroup::add_task`]) costs its boxed future (the
+//! user's future inside a wrapper of two words that reports to the
 //! handle) and the `Rc` state it shares with its [`Task`] handle (the
-//! output slot, the cancel flag, a waiter). Plus a slot in the group's slab
-//! and a key in the group's ready queue, both in vectors reused across
-//! children. A child that waits also needs a waker (an `Arc`), made at its
-//! first poll, and taken from a pool of the wakers of finished children
-//! when one is free: a group running short children one after another
-//! allocates one waker, not one per child. One allocation for header,
-//! future and output would take a raw task built with `unsafe`, which
-//! xiio forbids. So the output slot, which the handle may keep after the
+//! output slot, the cancel flag, a waiter: 56 bytes for a `()` output).
+//! Plus a 32-byte slot in the group's slab and a key in the group's ready
+//! queue, both in vectors reused across children. A child that waits also
+//! needs a waker (a 40-byte `Arc`), made at its first poll, and taken from
+//! a pool of the wakers of finished children when one is free: a group
+//! running short children one after another allocates one waker, not one
+//! per child. A pending child waiting on a timer costs about 300 bytes in
+//! all, less than in tokio or smol (BENCHMARKS.md). One allocation for
+//! header, future and output would take a raw task built with `unsafe`,
+//! which xiio forbids: the output slot, which the handle may keep after the
 //! group is gone, is its own `Rc`, and the waker, which must be `'static`,
 //! `Send` and `Sync` while the child's future is none of them, its own
-//! `Arc`. rustc stores a future moved into another one twice (the
-//! moved-from slot stays), so the wrapper is written to add only that copy
-//! and a pointer.
+//! `Arc`. Two small crates of the futures ecosystem (also tokio's) do the
+//! rest without `unsafe` in xiio: `pin-project-lite` pins the user's
+//! future in place inside the wrapper (an `async` block would hold it
+//! twice: rustc keeps the moved-from copy), and futures-task's `waker_ref`
+//! lends the group a `Waker` for the `Arc` it keeps, so the slot holds one
+//! pointer and a poll touches no reference count.
 //!
 //! **A timer** ([`sleep`], [`time::sleep_until`]): a [`time::Sleep`] is
-//! 32 bytes and allocates nothing; at its first poll it takes a slot in the
+//! 24 bytes and allocates nothing; at its first poll it takes a slot in the
 //! reactor's slab (slots are reused) and a place in a hierarchical timing
 //! wheel (six levels of 64 slots, 1 ms to about two years): O(1) to arm and
 //! to cancel, so the deadline of a timeout whose work finished in time
