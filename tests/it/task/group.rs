@@ -1089,6 +1089,59 @@ async fn waking_one_child_many_times_before_it_runs_polls_it_once() {
     .unwrap();
 }
 
+/// A group reuses the wakers of finished children, but only one nobody
+/// else holds: a waker kept after its child finished must never wake the
+/// child that got the finished one's slot, nor leave the next child
+/// without a waker that works.
+#[xiio::test(mock_clock)]
+async fn a_waker_kept_after_its_child_finished_never_wakes_a_later_child() {
+    let kept: RefCell<Option<std::task::Waker>> = RefCell::new(None);
+    let (first_polls, later_polls) = (Cell::new(0), Cell::new(0));
+    TaskGroup::scope(async |tg| {
+        let kept = &kept;
+        // Finishes at its second poll, keeping a clone of its waker.
+        let mut waited = false;
+        tg.add_task(counted(
+            &first_polls,
+            std::future::poll_fn(move |cx| {
+                if std::mem::replace(&mut waited, true) {
+                    return std::task::Poll::Ready(Ok(()));
+                }
+                *kept.borrow_mut() = Some(cx.waker().clone());
+                cx.waker().wake_by_ref();
+                std::task::Poll::Pending
+            }),
+        ));
+        yield_now().await;
+        yield_now().await;
+        assert_eq!((first_polls.get(), tg.len()), (2, 0));
+        // Children that finish at once return their (unshared) wakers to
+        // the group's pool; the later child takes one of them, or a new
+        // one, but never the kept one.
+        for _ in 0..4 {
+            tg.add_task(async { Ok(()) });
+        }
+        let later = Promise::new();
+        let waiting = later.clone();
+        tg.add_task(counted(&later_polls, async move {
+            waiting.wait().await;
+            Ok(())
+        }));
+        yield_now().await;
+        assert_eq!(later_polls.get(), 1);
+        kept.take().unwrap().wake();
+        yield_now().await;
+        yield_now().await;
+        assert_eq!(later_polls.get(), 1, "a stale waker polled a later child");
+        later.set(()).unwrap();
+        yield_now().await;
+        assert_eq!((later_polls.get(), tg.len()), (2, 0));
+        Ok::<_, Infallible>(())
+    })
+    .await
+    .unwrap();
+}
+
 #[xiio::test]
 async fn an_always_ready_child_does_not_starve_its_siblings_or_the_body() {
     // Real clock: on the mock clock, time stands still while a task can
