@@ -103,16 +103,18 @@
 //! pointer and a poll touches no reference count.
 //!
 //! **A timer** ([`sleep`], [`time::sleep_until`]): a [`time::Sleep`] is
-//! 24 bytes and allocates nothing; at its first poll it takes a slot in the
-//! reactor's slab (slots are reused) and a place in a hierarchical timing
-//! wheel (six levels of 64 slots, 1 ms to about two years): O(1) to arm and
-//! to cancel, so the deadline of a timeout whose work finished in time
-//! costs a push and a swap-remove. When the wheel reaches a slot, its
-//! timers move down a level, and those of the current millisecond into a
-//! small B-tree by `(deadline, id)` from which they fire: exactly at their
-//! deadline, not their millisecond, and equal deadlines in creation order,
-//! on the mock clock too. A fired timer is known as fired from its slot,
-//! without reading the clock. [`timeout`] is a timer beside the wrapped
+//! 24 bytes and allocates nothing; at its first poll it takes a 16-byte
+//! entry in the reactor's slab (entries are reused) and a place in a
+//! hierarchical timing wheel (six levels of 64 slots, 1 ms to about two
+//! years): O(1) to arm and to cancel, so the deadline of a timeout whose
+//! work finished in time costs a push and a swap-remove. The deadline and
+//! the waker travel in the wheel's lists, so moving and firing timers
+//! reads those lists in order; the slab entry only says where a timer is.
+//! When the wheel reaches a slot, its timers move down a level, and those
+//! of the current millisecond into a small B-tree by `(deadline, id)` from
+//! which they fire: exactly at their deadline, not their millisecond, and
+//! equal deadlines in creation order, on the mock clock too. A fired timer
+//! is known as fired from its slab entry, without reading the clock. [`timeout`] is a timer beside the wrapped
 //! future (boxed once, so a [`time::Timeout`] is small and `Unpin`), not a
 //! task group; only a deadline that passes while `try_finally` cleanups
 //! are pending needs more (a group to run them, made then).

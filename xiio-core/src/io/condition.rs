@@ -226,7 +226,7 @@ impl Future for ConditionWait<'_> {
         }
         if let Some(deadline) = deadline {
             match &this.timer {
-                Some(timer) => drop(timer.fired(&reactor, cx.waker())),
+                Some(timer) => drop(timer.fired(&reactor, deadline, cx.waker())),
                 None => this.timer = Some(Timer::new(&reactor, deadline, cx.waker())),
             }
             context::trace_wait(|| Wait::Timer(deadline));

@@ -90,7 +90,7 @@ fn next_id() -> ReactorId {
 /// The fds, timers and outside work of one runtime.
 ///
 /// Everything is indexed, never scanned: an event finds its fd by number
-/// (its token), a timer lives in a slab and a wheel slot. So a wake-up
+/// (its token), a timer by its slab key. So a wake-up
 /// costs the same with 10,000 idle fds and timers as with none.
 pub(crate) struct Reactor {
     /// Its identity.
@@ -222,7 +222,7 @@ impl Reactor {
     /// When the timers need the runtime next, at the latest (a time at or
     /// before the earliest deadline).
     pub(crate) fn next_wakeup(&self) -> Option<Instant> {
-        self.timers.borrow().next_wakeup()
+        self.timers.borrow_mut().next_wakeup()
     }
 
     /// The earliest pending deadline, exactly, for a mock clock about to

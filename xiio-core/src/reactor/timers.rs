@@ -18,6 +18,16 @@
 //!   to exact deadlines from here too. It holds only the timers of the
 //!   millisecond at hand (and the few beyond the wheel's two-year reach),
 //!   so it stays small.
+//! - A pending timer's deadline and waker travel with it, in the wheel's
+//!   lists and the set, so moving and firing timers reads those lists in
+//!   order instead of visiting each timer's slab entry (with 100,000
+//!   timers, one cache miss each). The slab keeps, per key, only where the
+//!   timer is, in two words.
+//! - A dropped handle does not know its deadline, so a timer dropped while
+//!   in the set stays there, stale, until it is due (within the
+//!   millisecond, usually) or until stale timers are half of the set,
+//!   which is then swept. Stale timers never fire and are never reported
+//!   as the next deadline.
 
 use std::collections::BTreeMap;
 use std::task::Waker;
@@ -34,44 +44,62 @@ const SLOTS: usize = 1 << BITS;
 /// Levels: 64^6 ms, about two years, before a timer waits in `near`.
 const LEVELS: usize = 6;
 
-/// One timer.
-struct TimerEntry {
-    /// Its id in this reactor, in creation order (slab keys are reused).
-    id: u64,
+/// A pending timer in a slot of the wheel.
+struct Pending {
     /// When it fires.
     deadline: Instant,
-    /// Whom to wake when it fires; `None` once it fired.
-    waker: Option<Waker>,
-    /// Where a pending timer is.
-    place: Place,
+    /// Its id in this reactor, in creation order (slab keys are reused).
+    id: u64,
+    /// Its key in the slab.
+    key: u32,
+    /// Whom to wake when it fires.
+    waker: Waker,
 }
 
-/// Where a pending timer is.
-#[derive(Clone, Copy)]
-enum Place {
-    /// In the ordered set.
-    Near,
+/// A timer, by key: its id, and where it is.
+struct Entry {
+    /// As in [`Pending::id`]; tells a stale timer of the set from the
+    /// timer that reuses its key.
+    id: u64,
+    /// Where it is.
+    at: At,
+}
+
+/// Where a timer is.
+#[derive(Clone, Copy, PartialEq)]
+enum At {
     /// In a slot of the wheel, at this position of its list.
     Wheel { slot: u16, pos: u32 },
+    /// In the ordered set.
+    Near,
+    /// Nowhere: it fired.
+    Fired,
 }
+
+// Per timer: a slab entry of two words, and its `Pending`.
+const _: () = assert!(std::mem::size_of::<Entry>() <= 16);
+const _: () = assert!(std::mem::size_of::<Pending>() <= 48);
 
 /// The timers of one reactor.
 pub(super) struct Timers {
     /// Live timers (pending or fired, until their `Timer` is dropped).
-    entries: Slab<TimerEntry>,
+    entries: Slab<Entry>,
     /// Millisecond 0 of the wheel.
     origin: Instant,
     /// The wheel's current millisecond: every pending timer of this
     /// millisecond or before is in `near`.
     elapsed: u64,
-    /// The slab keys of the timers the wheel reached, by `(deadline, id)`.
-    near: BTreeMap<(Instant, u64), usize>,
-    /// The wheel: `LEVELS * SLOTS` lists of slab keys.
-    slots: Vec<Vec<usize>>,
+    /// The timers the wheel reached, by `(deadline, id)`: their keys and
+    /// wakers.
+    near: BTreeMap<(Instant, u64), (u32, Waker)>,
+    /// Timers in `near` that were dropped (see the module docs).
+    stale: usize,
+    /// The wheel: `LEVELS * SLOTS` lists.
+    slots: Vec<Vec<Pending>>,
     /// Per level, a bit per slot whose list is not empty.
     occupied: [u64; LEVELS],
-    /// Timers in the wheel.
-    in_wheel: usize,
+    /// Timers not fired yet.
+    pending: usize,
     /// The id of the next timer.
     next_id: u64,
 }
@@ -84,9 +112,10 @@ impl Timers {
             origin,
             elapsed: 0,
             near: BTreeMap::new(),
+            stale: 0,
             slots: (0..LEVELS * SLOTS).map(|_| Vec::new()).collect(),
             occupied: [0; LEVELS],
-            in_wheel: 0,
+            pending: 0,
             next_id: 0,
         }
     }
@@ -103,64 +132,92 @@ impl Timers {
     }
 
     /// Adds a timer that wakes `waker` at `deadline`; its key.
-    fn add(&mut self, deadline: Instant, waker: &Waker) -> usize {
+    fn add(&mut self, deadline: Instant, waker: &Waker) -> u32 {
         let id = self.next_id;
         self.next_id += 1;
-        let index = self.entries.insert(TimerEntry {
-            id,
+        let key = self.entries.insert(Entry { id, at: At::Fired });
+        // A slab of 2^32 timers would take hundreds of gigabytes first.
+        let key = u32::try_from(key).expect("fewer than 2^32 timers");
+        self.pending += 1;
+        self.place(Pending {
             deadline,
-            waker: Some(waker.clone()),
-            place: Place::Near,
+            id,
+            key,
+            waker: waker.clone(),
         });
-        self.place(index);
-        index
+        key
     }
 
-    /// Puts the pending timer at `index` where it belongs now.
-    fn place(&mut self, index: usize) {
-        let entry = &self.entries[index];
-        let tick = self.tick(entry.deadline);
+    /// Puts a pending timer where it belongs now.
+    fn place(&mut self, timer: Pending) {
+        let tick = self.tick(timer.deadline);
         let level = match tick.checked_sub(self.elapsed) {
             None | Some(0) => LEVELS,
             Some(_) => ((63 - (self.elapsed ^ tick).leading_zeros()) / BITS) as usize,
         };
+        let entry = &mut self.entries[timer.key as usize];
         if level >= LEVELS {
             // Due this millisecond (or before), or beyond the wheel.
-            self.near.insert((entry.deadline, entry.id), index);
-            self.entries[index].place = Place::Near;
+            entry.at = At::Near;
+            let key = (timer.deadline, timer.id);
+            self.near.insert(key, (timer.key, timer.waker));
             return;
         }
         let digit = (tick >> (BITS * level as u32)) as usize % SLOTS;
         let slot = level * SLOTS + digit;
         let list = &mut self.slots[slot];
-        let pos = list.len();
-        list.push(index);
-        self.occupied[level] |= 1 << digit;
-        self.in_wheel += 1;
-        self.entries[index].place = Place::Wheel {
+        entry.at = At::Wheel {
             slot: slot as u16,
-            pos: pos as u32,
+            pos: list.len() as u32,
         };
+        list.push(timer);
+        self.occupied[level] |= 1 << digit;
     }
 
-    /// Removes a timer (fired or not).
-    fn remove(&mut self, key: usize) {
-        let entry = self.entries.remove(key);
-        if entry.waker.is_some() {
-            // Not fired yet: it is in the set or the wheel.
-            match entry.place {
-                Place::Near => drop(self.near.remove(&(entry.deadline, entry.id))),
-                Place::Wheel { slot, pos } => self.unlink(slot as usize, pos as usize),
+    /// Removes a timer (fired or not); its waker, if it was pending and
+    /// `deadline` (its deadline) was given. Without it, a timer in the set
+    /// stays there, stale (see the module docs).
+    fn remove(&mut self, key: u32, deadline: Option<Instant>) -> Option<Waker> {
+        let entry = self.entries.remove(key as usize);
+        if entry.at != At::Fired {
+            self.pending -= 1;
+        }
+        match (entry.at, deadline) {
+            (At::Fired, _) => None,
+            (At::Wheel { slot, pos }, _) => Some(self.unlink(slot as usize, pos as usize)),
+            (At::Near, Some(deadline)) => {
+                let near = self.near.remove(&(deadline, entry.id));
+                Some(near.expect("a timer in the set is there by its deadline").1)
+            }
+            (At::Near, None) => {
+                self.stale += 1;
+                if self.stale * 2 > self.near.len() {
+                    self.sweep();
+                }
+                None
             }
         }
     }
 
+    /// True if the timer of the set with this key and id was dropped.
+    fn is_stale(&self, key: u32, id: u64) -> bool {
+        self.entries.get(key as usize).is_none_or(|e| e.id != id)
+    }
+
+    /// Drops the stale timers of the set.
+    fn sweep(&mut self) {
+        let mut near = std::mem::take(&mut self.near);
+        near.retain(|&(_, id), &mut (key, _)| !self.is_stale(key, id));
+        self.near = near;
+        self.stale = 0;
+    }
+
     /// Takes the timer at `pos` out of the wheel's `slot`.
-    fn unlink(&mut self, slot: usize, pos: usize) {
+    fn unlink(&mut self, slot: usize, pos: usize) -> Waker {
         let list = &mut self.slots[slot];
-        list.swap_remove(pos);
-        if let Some(&moved) = list.get(pos) {
-            self.entries[moved].place = Place::Wheel {
+        let timer = list.swap_remove(pos);
+        if let Some(moved) = list.get(pos) {
+            self.entries[moved.key as usize].at = At::Wheel {
                 slot: slot as u16,
                 pos: pos as u32,
             };
@@ -168,7 +225,7 @@ impl Timers {
         if list.is_empty() {
             self.occupied[slot / SLOTS] &= !(1 << (slot % SLOTS));
         }
-        self.in_wheel -= 1;
+        timer.waker
     }
 
     /// The earliest non-empty slot of the wheel, and the millisecond it
@@ -193,23 +250,34 @@ impl Timers {
             self.elapsed = self.elapsed.max(start);
             let mut list = std::mem::take(&mut self.slots[slot]);
             self.occupied[slot / SLOTS] &= !(1 << (slot % SLOTS));
-            self.in_wheel -= list.len();
             // Each lands in a lower level or the set, never in this slot.
-            for &index in &list {
-                self.place(index);
+            for timer in list.drain(..) {
+                self.place(timer);
             }
-            list.clear();
             self.slots[slot] = list; // keep its buffer
         }
         self.elapsed = self.elapsed.max(tick);
+    }
+
+    /// The first timer of the set that is not stale (stale ones before it
+    /// are dropped): its deadline.
+    fn first_near(&mut self) -> Option<Instant> {
+        while let Some((&(deadline, id), &(key, _))) = self.near.first_key_value() {
+            if !self.is_stale(key, id) {
+                return Some(deadline);
+            }
+            self.near.pop_first();
+            self.stale -= 1;
+        }
+        None
     }
 
     /// A time at or before the earliest pending deadline, and after now
     /// once `fire` ran: the earliest deadline if the set has it, else the
     /// start of the wheel's earliest slot (waking there moves the slot's
     /// timers down; at most one early wake per level).
-    pub(super) fn next_wakeup(&self) -> Option<Instant> {
-        let near = self.near.first_key_value().map(|(k, _)| k.0);
+    pub(super) fn next_wakeup(&mut self) -> Option<Instant> {
+        let near = self.first_near();
         let wheel = self
             .earliest_slot()
             .map(|(_, start)| self.origin + std::time::Duration::from_millis(start));
@@ -224,7 +292,7 @@ impl Timers {
     /// deadline or order; the clock's jump follows).
     pub(super) fn next_deadline(&mut self) -> Option<Instant> {
         loop {
-            let near = self.near.first_key_value().map(|(k, _)| k.0);
+            let near = self.first_near();
             match (near, self.earliest_slot()) {
                 // The slot's timers are all at `start` or later, so the
                 // set's first one is earlier than any of them.
@@ -241,24 +309,31 @@ impl Timers {
         self.advance_to(self.tick(now));
         // "Due" includes a deadline equal to now: a sleep of zero is due at
         // once, and a mock clock that jumped to a deadline fires it.
-        while let Some(entry) = self.near.first_entry() {
-            if entry.key().0 > now {
+        while let Some(first) = self.near.first_entry() {
+            if first.key().0 > now {
                 break;
             }
-            let index = entry.remove();
-            // A pending timer in the set has its waker, by construction.
-            to_wake.extend(self.entries[index].waker.take());
+            let ((_, id), (key, waker)) = first.remove_entry();
+            match self.entries.get_mut(key as usize) {
+                Some(entry) if entry.id == id => {
+                    entry.at = At::Fired;
+                    self.pending -= 1;
+                    to_wake.push(waker);
+                }
+                _ => self.stale -= 1,
+            }
         }
     }
 
     /// Live timers, and how many of them are pending.
     pub(super) fn counts(&self) -> (usize, usize) {
-        (self.entries.len(), self.near.len() + self.in_wheel)
+        (self.entries.len(), self.pending)
     }
 }
 
 /// A timer in one reactor, which wakes a task at its deadline; removed
-/// when dropped.
+/// when dropped. Its owner knows its deadline and passes it to the
+/// methods that need it.
 #[derive(Debug)]
 pub(crate) struct Timer {
     /// The reactor it lives in.
@@ -268,42 +343,32 @@ pub(crate) struct Timer {
     key: u32,
 }
 
-/// A key of the timers' slab as a handle's key. (A slab of 2^32 timers
-/// would take hundreds of gigabytes first.)
-fn handle_key(key: usize) -> u32 {
-    u32::try_from(key).expect("fewer than 2^32 timers")
-}
-
 impl Timer {
     /// A timer in `reactor` that wakes `waker` at `deadline`.
     pub(crate) fn new(reactor: &Reactor, deadline: Instant, waker: &Waker) -> Timer {
         let key = reactor.timers.borrow_mut().add(deadline, waker);
         Timer {
             reactor: reactor.id,
-            key: handle_key(key),
+            key,
         }
     }
 
-    fn key(&self) -> usize {
-        self.key as usize
-    }
-
-    /// Moves it to `deadline` if it is pending, keeping its waker (the task
-    /// that waits on it is woken at the new deadline without polling
-    /// again): cancelled and armed anew, in the slab slot just freed. It
-    /// fires as if armed now (after the timers of its deadline armed
-    /// before). False if it fired or its reactor is gone: there is no
-    /// waker to keep, and the next poll makes a new timer.
-    pub(crate) fn reset(&mut self, deadline: Instant) -> bool {
+    /// Moves it from `deadline` to `to` if it is pending, keeping its
+    /// waker (the task that waits on it is woken at the new deadline
+    /// without polling again): cancelled and armed anew, in the slab slot
+    /// just freed. It fires as if armed now (after the timers of its
+    /// deadline armed before). False if it fired or its reactor is gone:
+    /// there is no waker to keep, and the next poll makes a new timer.
+    pub(crate) fn reset(&mut self, deadline: Instant, to: Instant) -> bool {
         let Some(reactor) = Reactor::of(self.reactor) else {
             return false;
         };
         let mut timers = reactor.timers.borrow_mut();
-        let Some(waker) = timers.entries[self.key()].waker.clone() else {
+        if timers.entries[self.key as usize].at == At::Fired {
             return false;
-        };
-        timers.remove(self.key());
-        self.key = handle_key(timers.add(deadline, &waker));
+        }
+        let waker = timers.remove(self.key, Some(deadline));
+        self.key = timers.add(to, &waker.expect("a pending timer has its waker"));
         true
     }
 
@@ -314,25 +379,31 @@ impl Timer {
 
     /// True once it fired (its deadline passed on the reactor's clock; a
     /// woken sleep knows it is done without reading the clock); otherwise
-    /// `waker` is the one it wakes. `reactor` is the one it lives in.
-    pub(crate) fn fired(&self, reactor: &Reactor, waker: &Waker) -> bool {
+    /// `waker` is the one it wakes. `reactor` is the one it lives in,
+    /// `deadline` its deadline.
+    pub(crate) fn fired(&self, reactor: &Reactor, deadline: Instant, waker: &Waker) -> bool {
         let mut timers = reactor.timers.borrow_mut();
-        match &mut timers.entries[self.key()].waker {
-            None => true,
-            Some(old) => {
-                if !old.will_wake(waker) {
-                    *old = waker.clone();
-                }
-                false
-            }
+        let timers = &mut *timers;
+        let entry = &timers.entries[self.key as usize];
+        let kept = match entry.at {
+            At::Fired => return true,
+            At::Wheel { slot, pos } => &mut timers.slots[slot as usize][pos as usize].waker,
+            At::Near => match timers.near.get_mut(&(deadline, entry.id)) {
+                Some((_, kept)) => kept,
+                None => unreachable!("a timer in the set is there by its deadline"),
+            },
+        };
+        if !kept.will_wake(waker) {
+            *kept = waker.clone();
         }
+        false
     }
 }
 
 impl Drop for Timer {
     fn drop(&mut self) {
         if let Some(reactor) = Reactor::of(self.reactor) {
-            reactor.timers.borrow_mut().remove(self.key());
+            drop(reactor.timers.borrow_mut().remove(self.key, None));
         }
     }
 }
@@ -389,25 +460,29 @@ mod tests {
         let mut timers = Timers::new(origin);
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut model: BTreeSet<(Instant, u64)> = BTreeSet::new();
-        let mut live: Vec<(usize, Instant, u64)> = Vec::new();
+        let mut live: Vec<(u32, Instant, u64)> = Vec::new();
         let mut to_wake = Vec::new();
         for _ in 0..20_000 {
             match rng.below(10) {
                 0..=4 => {
                     let deadline = now + span(&mut rng);
-                    let waker = Waker::from(Arc::new(Recorder(0, log.clone())));
+                    // The waker logs the timer's id.
+                    let tag = timers.next_id;
+                    let waker = Waker::from(Arc::new(Recorder(tag, log.clone())));
                     let key = timers.add(deadline, &waker);
-                    // Rewire the waker to log the timer's id.
-                    let tag = timers.entries[key].id;
-                    timers.entries[key].waker =
-                        Some(Waker::from(Arc::new(Recorder(tag, log.clone()))));
+                    assert_eq!(timers.entries[key as usize].id, tag);
                     model.insert((deadline, tag));
                     live.push((key, deadline, tag));
                 }
                 5..=6 if !live.is_empty() => {
                     let (key, deadline, tag) =
                         live.swap_remove(rng.below(live.len() as u64) as usize);
-                    timers.remove(key);
+                    // As a dropped handle (no deadline: a timer in the
+                    // set goes stale), or as a reset one.
+                    let known = (rng.below(2) == 0).then_some(deadline);
+                    let in_near = timers.entries[key as usize].at == At::Near;
+                    let waker = timers.remove(key, known);
+                    assert_eq!(waker.is_some(), known.is_some() || !in_near);
                     model.remove(&(deadline, tag));
                 }
                 _ => {
@@ -444,9 +519,9 @@ mod tests {
                         model.remove(item);
                     }
                     live.retain(|&(key, ..)| {
-                        let pending = timers.entries[key].waker.is_some();
+                        let pending = timers.entries[key as usize].at != At::Fired;
                         if !pending {
-                            timers.remove(key);
+                            assert!(timers.remove(key, None).is_none());
                         }
                         pending
                     });

@@ -129,7 +129,7 @@ pub async fn advance(duration: Duration) {
         let reactor = context::reactor();
         if timer
             .as_ref()
-            .is_some_and(|t| t.fired(&reactor, cx.waker()))
+            .is_some_and(|t| t.fired(&reactor, to, cx.waker()))
         {
             timer = None;
             turns += 1;

@@ -120,10 +120,14 @@ impl Sleep {
 
     /// Moves the deadline (`None`: never); see [`reset`](Sleep::reset).
     pub(super) fn set_deadline(&mut self, deadline: Option<Instant>) {
-        self.deadline = deadline;
+        let old = std::mem::replace(&mut self.deadline, deadline);
         // A fired timer, or one that should never fire, is dropped: the
-        // next poll arms one if needed (in the slot just freed).
-        let moved = deadline.is_some_and(|d| self.timer.as_mut().is_some_and(|t| t.reset(d)));
+        // next poll arms one if needed (in the slot just freed). (A timer
+        // exists only with a deadline.)
+        let moved = match (old, deadline, self.timer.as_mut()) {
+            (Some(old), Some(new), Some(timer)) => timer.reset(old, new),
+            _ => false,
+        };
         if !moved {
             self.timer = None;
         }
@@ -144,7 +148,7 @@ impl Future for Sleep {
             // A fired timer means the deadline passed, without reading the
             // clock (the usual case: the poll after the timer woke us).
             Some(timer) if timer.is_in(&reactor) => {
-                if timer.fired(&reactor, cx.waker()) {
+                if timer.fired(&reactor, deadline, cx.waker()) {
                     this.timer = None;
                     return Poll::Ready(());
                 }
