@@ -209,7 +209,8 @@ pin_project_lite::pin_project! {
         // After `fut`, so that a cancelled child's future is dropped
         // before its handle says so.
         reporter: Reporter<T>,
-        // True once the child's waker was given to its handle.
+        // True once the child waited (and its waker was given to its
+        // handle, if it still had one).
         waker_known: bool,
         error: PhantomData<fn() -> E>,
     }
@@ -248,9 +249,13 @@ where
         let Poll::Ready(output) = this.fut.poll(cx) else {
             if !*this.waker_known {
                 // Only a child that waits needs its waker known to its
-                // handle, for `Task::cancel`; the group polls a child
-                // always with the same waker, so once is enough.
-                state.child.set(Some(cx.waker().clone()));
+                // handle, for `Task::cancel`, and only while the handle
+                // exists (it is not `Clone`: once dropped, no `cancel` can
+                // come). The group polls a child always with the same
+                // waker, so once is enough.
+                if Rc::strong_count(&this.reporter.0) > 1 {
+                    state.child.set(Some(cx.waker().clone()));
+                }
                 *this.waker_known = true;
                 if state.cancel_requested.get() {
                     cx.waker().wake_by_ref(); // cancelled during this very poll
