@@ -140,10 +140,13 @@
 //!
 //! **A request** (hyper on xiio, through [`compat::HyperIo`]): on a
 //! kept-alive HTTP/1.1 connection, one `recvfrom` and one `writev`, and no
-//! other syscall; the connection's child waits on its socket's edge
-//! between requests. Under load, xiio's own code (the group's poll, the
-//! readiness checks, the wakers, the fd dispatch) is about 6 % of the
-//! server's CPU: the rest is the kernel's TCP and hyper. An HTTP/2 stream
+//! other syscall but an `epoll_wait` shared by the requests of one round
+//! of events (one per ~60 requests under `wrk` with 64 connections); the
+//! connection's child waits on its socket's edge between requests. Under
+//! load, xiio's own code (the group's poll, the readiness checks, the
+//! wakers, the fd dispatch) is about 3 % of the server's CPU (tokio's,
+//! under the same load, about 4.6 %): the rest is the kernel's TCP and
+//! hyper, the same with any runtime. An HTTP/2 stream
 //! is one more child of the connection's group (one boxed future, no
 //! thread hand-off). BENCHMARKS.md has the measurements against tokio and
 //! smol under `wrk` and `h2load`.
