@@ -187,6 +187,41 @@ fn a_task_cancelled_in_the_turn_its_timer_fired_is_not_polled_again() {
     });
 }
 
+/// Timers beyond the wheel's two years wait in the ordered set from the
+/// start, where a timer is found by its deadline: a reset, a poll with a
+/// new waker and a drop must each find (or leave behind) the right one.
+#[test]
+fn timers_in_the_ordered_set_reset_rewake_and_drop_by_their_deadlines() {
+    run_mock(async {
+        let far = Duration::from_secs(3 * 365 * 24 * 3600);
+        let start = xiio::time::now();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut dropped = xiio::time::sleep_until(start + far);
+        let mut moved = xiio::time::sleep_until(start + far + ms(1));
+        let mut rewoken = xiio::time::sleep_until(start + far + ms(2));
+        arm(&mut dropped).await;
+        arm(&mut moved).await;
+        arm_logged(&mut rewoken, 1, &log);
+        // Dropped without its deadline: left in the set, never to fire.
+        drop(dropped);
+        // Moved past `rewoken`, keeping its waker.
+        Pin::new(&mut moved).reset(start + far + ms(3));
+        assert_eq!(xiio::testing::timers(), (2, 2));
+        // Awaited by this task: its waker replaces the logging one.
+        (&mut rewoken).await;
+        assert_eq!(xiio::time::now() - start, far + ms(2));
+        assert!(log.lock().unwrap().is_empty(), "the old waker was woken");
+        (&mut moved).await;
+        assert_eq!(xiio::time::now() - start, far + ms(3));
+        drop((moved, rewoken));
+        assert_eq!(xiio::testing::timers(), (0, 0));
+        // Nothing left to wake the clock early.
+        let before = xiio::time::now();
+        xiio::sleep(ms(10)).await;
+        assert_eq!(xiio::time::now() - before, ms(10));
+    });
+}
+
 #[test]
 fn a_million_timers_armed_and_cancelled_leave_the_reactor_empty() {
     run_mock(async {
