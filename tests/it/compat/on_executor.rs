@@ -366,8 +366,25 @@ fn cx_marker() -> String {
     format!("10.{}", std::process::id())
 }
 
-/// A child of this process whose command line is `cmdline`.
+/// A child of this process whose command line is `cmdline`, looked for
+/// during up to 5 s: `spawn` returns once the child's `execve` replaced
+/// its memory, and the kernel records the new command line a moment
+/// after (a loaded machine can show the old one, or none, in between).
 fn child_running(cmdline: &str) -> Option<u32> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if let Some(pid) = child_with(cmdline) {
+            return Some(pid);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// A child of this process whose command line is `cmdline` now.
+fn child_with(cmdline: &str) -> Option<u32> {
     let me = std::process::id().to_string();
     std::fs::read_dir("/proc")
         .unwrap()
