@@ -20,9 +20,9 @@
 //!   so it stays small.
 //! - A pending timer's deadline and waker travel with it, in the wheel's
 //!   lists and the set, so moving and firing timers reads those lists in
-//!   order instead of visiting each timer's slab entry (with 100,000
-//!   timers, one cache miss each). The slab keeps, per key, only where the
-//!   timer is, in two words.
+//!   order instead of visiting each timer's slab entry (a cache miss each
+//!   when timers are many). The slab keeps, per key, only where the timer
+//!   is, in two words.
 //! - A dropped handle does not know its deadline, so a timer dropped while
 //!   in the set stays there, stale, until it is due (within the
 //!   millisecond, usually) or until stale timers are half of the set,
