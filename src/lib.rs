@@ -89,7 +89,7 @@
 //! needs a waker (a 40-byte `Arc`), made at its first poll, and taken from
 //! a pool of the wakers of finished children when one is free: a group
 //! running short children one after another allocates one waker, not one
-//! per child. A pending child waiting on a timer costs about 300 bytes in
+//! per child. A pending child waiting on a timer costs about 310 bytes in
 //! all, less than in tokio or smol (BENCHMARKS.md). One allocation for
 //! header, future and output would take a raw task built with `unsafe`,
 //! which xiio forbids: the output slot, which the handle may keep after the
